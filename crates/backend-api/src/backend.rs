@@ -1,0 +1,99 @@
+//! The Backend trait: what every backend implements, in process or behind
+//! the C ABI.
+
+use crate::{BufferHandle, Op, Result};
+
+/// What kind of device a backend drives.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    Cpu = 0,
+    Gpu = 1,
+}
+
+/// Facts about the device behind a backend instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Human-readable device name ("NVIDIA H200", "AMD Instinct MI300X", "cpu (16 threads)").
+    pub name: String,
+    pub kind: DeviceKind,
+    /// Bytes of device memory in all and free now (for the CPU: system RAM).
+    pub total_memory: u64,
+    pub free_memory: u64,
+}
+
+/// A plugin's answer to "can you run here?", given before it is initialised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// 0: cannot run on this machine; otherwise higher is preferred.
+    pub score: i32,
+    /// One line: the device it would use, or why it cannot run.
+    pub description: String,
+}
+
+/// A compute backend: one device and one in-order stream.
+///
+/// **Stream order.** Ops and buffer uploads/copies only enqueue work and may
+/// return before it is done; work runs in call order. Only
+/// [`Backend::buffer_download`] and [`Backend::synchronize`] block until the
+/// work before them has finished, and an error from enqueued work may first
+/// surface there.
+///
+/// **Threads.** Implementations are `Send + Sync`, but calls into one
+/// instance are serialised by the caller's design (the engine drives a
+/// backend from one thread; the plugin host holds a lock per instance).
+///
+/// **Memory.** Buffers are allocated and freed by the backend; the host only
+/// holds handles ([`crate::DeviceBuffer`] frees on drop).
+pub trait Backend: Send + Sync {
+    /// Short name, e.g. "cpu" or "hip".
+    fn name(&self) -> String;
+
+    fn device_info(&self) -> Result<DeviceInfo>;
+
+    /// Whether [`Backend::run`] can execute `op` with these dtypes, shapes and
+    /// parameters. The single capability query: the host asks this instead of
+    /// finding out by calling. Only called with ops that pass
+    /// [`crate::validate::validate_op`].
+    fn supports_op(&self, op: &Op<'_>) -> bool;
+
+    /// Allocate `size` bytes of device memory (contents undefined).
+    /// Fails with `OutOfMemory` naming the bytes asked for and free.
+    fn buffer_alloc(&self, size: u64) -> Result<BufferHandle>;
+
+    /// Make host memory usable as a read-only buffer, without a copy where the
+    /// device can read host memory (the CPU backend runs on mmapped weights
+    /// this way); other backends may copy. Writing to such a buffer is an error.
+    ///
+    /// # Safety
+    /// `ptr..ptr+len` must be readable and unchanged until the buffer is freed.
+    unsafe fn buffer_from_host(&self, ptr: *const u8, len: u64) -> Result<BufferHandle>;
+
+    /// Free a buffer (after the work already enqueued on it). Unknown handles
+    /// are ignored.
+    fn buffer_free(&self, buffer: BufferHandle);
+
+    /// Copy `data` into `buffer` at `offset`. Stream-ordered; `data` may be
+    /// reused as soon as this returns.
+    fn buffer_upload(&self, buffer: BufferHandle, offset: u64, data: &[u8]) -> Result<()>;
+
+    /// Copy `out.len()` bytes from `buffer` at `offset` into `out`. Blocks
+    /// until all enqueued work is done.
+    fn buffer_download(&self, buffer: BufferHandle, offset: u64, out: &mut [u8]) -> Result<()>;
+
+    /// Device-to-device copy of `len` bytes. Stream-ordered.
+    fn buffer_copy(
+        &self,
+        src: BufferHandle,
+        src_offset: u64,
+        dst: BufferHandle,
+        dst_offset: u64,
+        len: u64,
+    ) -> Result<()>;
+
+    /// Enqueue one op. Stream-ordered.
+    fn run(&self, op: &Op<'_>) -> Result<()>;
+
+    /// Block until all enqueued work has finished; reports its errors.
+    fn synchronize(&self) -> Result<()>;
+}
