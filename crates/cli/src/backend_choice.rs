@@ -8,7 +8,6 @@ use rocmforge_backend_api::Backend;
 
 /// Load the backend named by `--backend`, or by default `hip` when a HIP
 /// device is usable and `cpu` otherwise. Says which on stderr.
-#[allow(dead_code)] // used by the model commands
 pub fn load(spec: Option<&str>) -> anyhow::Result<Arc<dyn Backend>> {
     let backend = match spec {
         Some(s) => loader::load(s).with_context(|| format!("--backend {s}"))?,

@@ -2,6 +2,8 @@
 
 mod backend_choice;
 mod commands;
+mod model_files;
+mod session;
 
 use clap::{Parser, Subcommand};
 
@@ -20,14 +22,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate text from a prompt.
+    Generate(commands::generate::GenerateArgs),
+    /// Print the token ids of a text as a JSON array.
+    Tokenize(commands::tokenize::TokenizeArgs),
+    /// One teacher-forced forward pass: top logits per position and perplexity.
+    Score(commands::score::ScoreArgs),
+    /// Describe a GGUF model file.
+    Info(commands::info::InfoArgs),
     /// List the backend plugins found, with their score and device (or why
     /// they cannot run here).
     Backends,
 }
 
 fn main() {
+    rocmforge_models::link();
     let cli = Cli::parse();
+    let backend = cli.backend.as_deref();
     let result = match cli.command {
+        Command::Generate(a) => commands::generate::run(a, backend),
+        Command::Tokenize(a) => commands::tokenize::run(a),
+        Command::Score(a) => commands::score::run(a, backend),
+        Command::Info(a) => commands::info::run(a),
         Command::Backends => commands::backends::run(),
     };
     if let Err(e) = result {

@@ -7,6 +7,7 @@ pub mod hparams;
 pub mod llama;
 pub mod qwen2;
 mod registry;
+pub mod synthetic;
 pub mod transformer;
 mod weights;
 

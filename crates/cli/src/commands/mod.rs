@@ -1,1 +1,5 @@
 pub mod backends;
+pub mod generate;
+pub mod info;
+pub mod score;
+pub mod tokenize;

@@ -1,0 +1,49 @@
+//! Opening a model for a command: the file, its tokenizer, a backend, and
+//! the model on it.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use rocmforge_core::gguf::GgufFile;
+use rocmforge_core::model::CausalLm;
+use rocmforge_core::tokenizer::Tokenizer;
+use rocmforge_core::tokenizer_gguf::vocab_from_gguf;
+
+use crate::{backend_choice, model_files};
+
+pub struct Session {
+    pub gguf: Arc<GgufFile>,
+    pub tokenizer: Tokenizer,
+    pub model: Box<dyn CausalLm>,
+    pub load_secs: f64,
+}
+
+/// Open the file and tokenizer only (no backend): for `tokenize` and `info`.
+pub fn open_file(model: &str) -> anyhow::Result<(Arc<GgufFile>, Tokenizer)> {
+    let path = model_files::resolve(model)?;
+    let gguf = Arc::new(GgufFile::open(&path).with_context(|| path.display().to_string())?);
+    let tokenizer = Tokenizer::from_vocab(vocab_from_gguf(&gguf).context("tokenizer metadata")?)
+        .with_context(|| format!("{}: tokenizer", path.display()))?;
+    Ok((gguf, tokenizer))
+}
+
+/// Open everything a forward pass needs.
+pub fn open(model: &str, backend: Option<&str>, context_length: Option<usize>) -> anyhow::Result<Session> {
+    let t0 = Instant::now();
+    let (gguf, tokenizer) = open_file(model)?;
+    let backend = backend_choice::load(backend)?;
+    let size = gguf.data_section().len() as f64 / (1u64 << 20) as f64;
+    let tty = std::io::stderr().is_terminal();
+    if tty {
+        eprint!("loading weights ({size:.0} MiB)...");
+    }
+    let opts = rocmforge_models::LoadOptions { context_length, ..Default::default() };
+    let model = rocmforge_models::load(gguf.clone(), backend, &opts).context("loading model")?;
+    let load_secs = t0.elapsed().as_secs_f64();
+    if tty {
+        eprintln!(" done in {load_secs:.2} s");
+    }
+    Ok(Session { gguf, tokenizer, model, load_secs })
+}
