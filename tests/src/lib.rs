@@ -75,3 +75,54 @@ pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
 pub fn i32_bytes(v: &[i32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
+
+/// The `rocmforge` binary of the profile the tests were built with.
+pub fn rocmforge_bin() -> PathBuf {
+    let p = profile_dir().join("rocmforge");
+    assert!(p.is_file(), "{} not built: run `cargo build --workspace` first", p.display());
+    p
+}
+
+/// Result of running the CLI.
+pub struct CliRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `rocmforge` with `args` (plugins found next to the binary).
+pub fn run_cli(args: &[&str]) -> CliRun {
+    let out = Command::new(rocmforge_bin()).args(args).output().expect("run rocmforge");
+    CliRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rocmforge-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+/// Where `scripts/fetch-models.sh` caches real models.
+pub fn model_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("ROCMFORGE_CACHE_DIR") {
+        return PathBuf::from(d).join("models");
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_default();
+    base.join("rocmforge").join("models")
+}
+
+/// The real SmolLM2-135M-Instruct Q4_1 file. Panics with the fix when it is
+/// missing: the end-to-end tests are part of the suite, not optional.
+pub fn smollm2_path() -> PathBuf {
+    let p = model_cache_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(p.is_file(), "{} missing: run scripts/fetch-models.sh", p.display());
+    p
+}

@@ -123,7 +123,9 @@ impl V {
         let mut ne = [1i64; 4];
         ne[..want.len()].copy_from_slice(want);
         if t.ne != ne {
-            return Err(self.err(role, format!("shape {want:?}"), format!("{:?}", t.shape())));
+            // Show the found shape with as many dims as the expected one.
+            let shown = t.shape().len().max(want.len());
+            return Err(self.err(role, format!("shape {want:?}"), format!("{:?}", &t.ne[..shown])));
         }
         Ok(())
     }

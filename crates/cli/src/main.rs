@@ -30,6 +30,8 @@ enum Command {
     Score(commands::score::ScoreArgs),
     /// Describe a GGUF model file.
     Info(commands::info::InfoArgs),
+    /// Write a random-weight GGUF model at a named shape.
+    Synth(commands::synth::SynthArgs),
     /// List the backend plugins found, with their score and device (or why
     /// they cannot run here).
     Backends,
@@ -44,6 +46,7 @@ fn main() {
         Command::Tokenize(a) => commands::tokenize::run(a),
         Command::Score(a) => commands::score::run(a, backend),
         Command::Info(a) => commands::info::run(a),
+        Command::Synth(a) => commands::synth::run(a),
         Command::Backends => commands::backends::run(),
     };
     if let Err(e) = result {

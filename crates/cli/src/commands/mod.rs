@@ -3,3 +3,4 @@ pub mod generate;
 pub mod info;
 pub mod score;
 pub mod tokenize;
+pub mod synth;
