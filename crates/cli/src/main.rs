@@ -30,6 +30,8 @@ enum Command {
     Score(commands::score::ScoreArgs),
     /// Describe a GGUF model file.
     Info(commands::info::InfoArgs),
+    /// Op conformance: every parity case on --backend against the CPU oracle.
+    Check(commands::check::CheckArgs),
     /// Write a random-weight GGUF model at a named shape.
     Synth(commands::synth::SynthArgs),
     /// List the backend plugins found, with their score and device (or why
@@ -46,6 +48,7 @@ fn main() {
         Command::Tokenize(a) => commands::tokenize::run(a),
         Command::Score(a) => commands::score::run(a, backend),
         Command::Info(a) => commands::info::run(a),
+        Command::Check(a) => commands::check::run(a, backend),
         Command::Synth(a) => commands::synth::run(a),
         Command::Backends => commands::backends::run(),
     };

@@ -22,5 +22,6 @@ pub fn vocab_from_gguf(g: &GgufFile) -> Result<VocabSpec> {
         add_bos: g.get_bool_opt("tokenizer.ggml.add_bos_token")?,
         add_eos: g.get_bool_opt("tokenizer.ggml.add_eos_token")?,
         add_space_prefix: g.get_bool_opt("tokenizer.ggml.add_space_prefix")?,
+        general_name: g.get_str_opt("general.name")?.map(str::to_string),
     })
 }

@@ -1,4 +1,5 @@
 pub mod backends;
+pub mod check;
 pub mod generate;
 pub mod info;
 pub mod score;

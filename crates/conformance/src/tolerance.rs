@@ -1,0 +1,38 @@
+//! NMSE tolerances, in one place, each with its reason.
+//!
+//! NMSE is `Σ(a-b)² / Σb²`: a relative error squared, averaged.
+
+use rocmforge_backend_api::DType;
+
+/// Ops computed in f32 on both sides, differing only in summation order and
+/// fast-math functions (exp, tanh, rsqrt): about 1e-6 relative error per
+/// element at most, so NMSE ≤ 1e-10 typically; 1e-7 (ggml's default) leaves
+/// room for long reductions.
+pub const F32: f64 = 1e-7;
+
+/// Where a backend may round intermediate activations to f16 (10-bit
+/// mantissa, relative error 2^-11 ≈ 4.9e-4 per value → NMSE ≈ 2.4e-7 per
+/// rounding); a few roundings in a chain stay under 5e-6.
+pub const F16_ACTIVATIONS: f64 = 5e-6;
+
+/// matmul over weights of type `w`. The weights are the same bits on both
+/// sides (dequantization is exact in f32), so what differs is the
+/// activations' precision: F32 when the backend keeps f32 activations; a
+/// backend that quantizes activations to 8 bits (as llama.cpp's MMQ does,
+/// relative error ≈ 1/254 per value → NMSE ≈ 1.5e-5 after averaging over
+/// K) needs [`INT8_ACTIVATIONS`].
+pub fn matmul(w: DType) -> f64 {
+    match w {
+        DType::F32 => F32,
+        // f16/bf16 weights multiply f32 activations on the oracle; a GPU
+        // may feed tensor cores with f16 activations.
+        _ => F16_ACTIVATIONS,
+    }
+}
+
+/// Matmul with activations quantized to 8 bits per block of 32.
+pub const INT8_ACTIVATIONS: f64 = 5e-4;
+
+/// Attention with an f16 KV cache: keys and values are f16 on both sides; a
+/// backend may compute q·k or p·v with f16 inputs (p rounded to f16).
+pub const ATTENTION: f64 = 5e-6;
