@@ -13,6 +13,15 @@
 //! (user-defined tokens always, control tokens only with `parse_special`),
 //! the text between them is tokenized, and BOS/EOS are added when
 //! `add_special` is set and the vocabulary asks for them.
+//!
+//! Not supported (an error, never a silent difference): the other
+//! `tokenizer.ggml.model`s (`bert`, `t5`, `rwkv`, `gemma4`, `plamo2`...) and
+//! the pre-tokenizers llama.cpp implements with hand-written splitters rather
+//! than regexes (`kimi-k2`, `afmoe`, `tiny_aya`, `cohere2moe`, `superbpe`,
+//! `gemma4`, `sarvam-moe`, `whitespace`). Where llama.cpp's choice depends on
+//! hash-map order (which of several `<|im_end|>`-like texts becomes EOT, or
+//! which fill-in-the-middle text is taken), the first in llama.cpp's list of
+//! candidates is used.
 
 mod bpe;
 mod error;
@@ -41,6 +50,13 @@ const ATTR_NORMAL: u32 = 1 << 2;
 const ATTR_CONTROL: u32 = 1 << 3;
 const ATTR_USER_DEFINED: u32 = 1 << 4;
 const ATTR_BYTE: u32 = 1 << 5;
+const ATTR_LSTRIP: u32 = 1 << 7;
+const ATTR_RSTRIP: u32 = 1 << 8;
+
+/// C's `isspace` in the "C" locale, which llama.cpp uses for lstrip/rstrip.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
 
 fn attr_of_type(t: i32) -> u32 {
     match t {
@@ -232,6 +248,7 @@ impl Tokenizer {
             add_bos: spec_add_bos,
             add_eos: spec_add_eos,
             add_space_prefix: spec_add_space_prefix,
+            general_name,
         } = spec;
 
         let n = tokens.len();
@@ -375,6 +392,23 @@ impl Tokenizer {
             .filter(|&id| attrs[id as usize] & (ATTR_CONTROL | ATTR_USER_DEFINED | ATTR_UNKNOWN) != 0)
             .collect();
         special_tokens.sort_by(|&a, &b| tokens[b as usize].len().cmp(&tokens[a as usize].len()));
+        // Per-model attributes (llama.cpp sets them by model name, after the
+        // special-token list is made).
+        let name = general_name.unwrap_or_default().to_ascii_lowercase();
+        if name.contains("phi-3") || name.contains("phi3") {
+            for &id in &special_tokens {
+                attrs[id as usize] |= ATTR_RSTRIP;
+            }
+            for (text, on) in [("</s>", true), ("<unk>", false), ("<s>", false), ("<|endoftext|>", false)] {
+                if let Some(&id) = token_to_id.get(text) {
+                    if on {
+                        attrs[id as usize] |= ATTR_RSTRIP;
+                    } else {
+                        attrs[id as usize] &= !ATTR_RSTRIP;
+                    }
+                }
+            }
+        }
         let special_finder = AhoCorasick::new(special_tokens.iter().map(|&id| &tokens[id as usize]))
             .map_err(|e| TokenizerError::BadVocab(format!("special tokens: {e}")))?;
 
@@ -467,14 +501,27 @@ impl Tokenizer {
                     next.push(frag);
                     continue;
                 };
+                let attr = self.attrs[id as usize];
+                let bytes = text.as_bytes();
                 let mut pos = start;
                 while let Some(found) = text[pos..end].find(pat) {
                     let at = pos + found;
-                    if at > pos {
-                        next.push(Fragment::Text(pos, at));
+                    let mut left_end = at;
+                    if attr & ATTR_LSTRIP != 0 {
+                        while left_end > pos && is_c_space(bytes[left_end - 1]) {
+                            left_end -= 1;
+                        }
+                    }
+                    if left_end > pos {
+                        next.push(Fragment::Text(pos, left_end));
                     }
                     next.push(Fragment::Token(id));
                     pos = at + pat.len();
+                    if attr & ATTR_RSTRIP != 0 {
+                        while pos < end && is_c_space(bytes[pos]) {
+                            pos += 1;
+                        }
+                    }
                 }
                 if pos < end {
                     next.push(Fragment::Text(pos, end));
@@ -825,6 +872,43 @@ mod tests {
         let mut spec = tiny_bpe("qwen2");
         spec.model = "t5".into();
         assert!(matches!(Tokenizer::from_vocab(spec).unwrap_err(), TokenizerError::UnknownModel(_)));
+    }
+
+    fn tiny_spm(name: Option<&str>) -> Tokenizer {
+        let tokens = ["<unk>", "<s>", "</s>", "<|end|>", "▁", "h", "i", "▁h", "hi", "▁hi"];
+        let mut types = vec![token_type::NORMAL; tokens.len()];
+        types[0] = token_type::UNKNOWN;
+        types[1] = token_type::CONTROL;
+        types[2] = token_type::CONTROL;
+        types[3] = token_type::CONTROL;
+        Tokenizer::from_vocab(VocabSpec {
+            model: "llama".into(),
+            tokens: tokens.map(String::from).to_vec(),
+            scores: Some(vec![0.0, 0.0, 0.0, 0.0, -1.0, -1.0, -1.0, -2.0, -3.0, -4.0]),
+            token_types: Some(types),
+            general_name: name.map(String::from),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn spm_space_prefix_after_special_tokens() {
+        let tok = tiny_spm(None);
+        assert!(tok.add_bos() && tok.add_space_prefix());
+        // BOS, then "▁hi"; after the special token the text gets a space again.
+        assert_eq!(tok.encode("hi</s>hi", true, true).unwrap(), [1, 9, 2, 9]);
+        // The leading space goes away on decoding, the one after </s> stays.
+        assert_eq!(tok.decode(&[9, 2, 9]), "hi</s> hi");
+        assert_eq!(tok.detokenize(&[1, 9], true, false), b" hi");
+    }
+
+    #[test]
+    fn phi3_special_tokens_swallow_following_whitespace() {
+        let ids = tiny_spm(Some("Phi3 Mini")).encode("<|end|>  \n hi", false, true).unwrap();
+        assert_eq!(ids, [3, 9]);
+        let ids = tiny_spm(None).encode("<|end|> hi", false, true).unwrap();
+        assert_eq!(ids, [3, 4, 9]);
     }
 
     #[test]

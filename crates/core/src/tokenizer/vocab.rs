@@ -70,4 +70,8 @@ pub struct VocabSpec {
     /// `tokenizer.ggml.add_space_prefix`: SentencePiece adds a space in front
     /// of the text (default `true` for `llama`, `false` for `gpt2`).
     pub add_space_prefix: Option<bool>,
+    /// `general.name`: llama.cpp gives Phi-3 models (name containing
+    /// "phi-3" or "phi3", any case) special tokens that swallow the
+    /// whitespace after them; no other model name changes anything.
+    pub general_name: Option<String>,
 }

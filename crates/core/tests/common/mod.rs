@@ -145,6 +145,10 @@ pub fn vocab_spec(path: &Path) -> VocabSpec {
         add_bos: flag("add_bos_token"),
         add_eos: flag("add_eos_token"),
         add_space_prefix: flag("add_space_prefix"),
+        general_name: match kv.get("general.name") {
+            Some(Value::Str(s)) => Some(s.clone()),
+            _ => None,
+        },
     }
 }
 
