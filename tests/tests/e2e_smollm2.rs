@@ -32,7 +32,8 @@ const NEAR_TIE: f64 = 0.5;
 /// weights dequantized by gguf-py, independent of this project) gives the
 /// logits below, and there we must match the f32 reference instead.
 /// (case, position, [(token, f32 reference logit)]).
-const LLAMACPP_ERRORS: &[(&str, usize, &[(u32, f64)])] = &[
+type F32Reference = (&'static str, usize, &'static [(u32, f64)]);
+const LLAMACPP_ERRORS: &[F32Reference] = &[
     // llama.cpp: 257 -> 10.32, 659 -> 9.26 (margin 1.05); f32: 659 wins by 0.016.
     ("german", 20, &[(257, 8.6933), (659, 8.7092)]),
 ];

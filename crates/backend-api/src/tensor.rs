@@ -65,7 +65,7 @@ impl TensorDesc {
             ne[d] = n as i64;
         }
         assert!(
-            ne[0] as usize % dtype.block_len() == 0,
+            (ne[0] as usize).is_multiple_of(dtype.block_len()),
             "{dtype} rows must be whole blocks of {}, got ne0 = {}",
             dtype.block_len(),
             ne[0]

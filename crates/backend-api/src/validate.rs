@@ -203,7 +203,7 @@ fn rope(v: &V, a: &RopeArgs) -> Result<()> {
     v.same_shape("out", &a.out, &a.x)?;
     v.shape("positions", &a.positions, &[a.x.ne[2]])?;
     let p = &a.params;
-    if p.n_dims == 0 || p.n_dims % 2 != 0 || i64::from(p.n_dims) > a.x.ne[0] {
+    if p.n_dims == 0 || !p.n_dims.is_multiple_of(2) || i64::from(p.n_dims) > a.x.ne[0] {
         return Err(v.err("n_dims", format!("even, in 2..={}", a.x.ne[0]), p.n_dims.to_string()));
     }
     if p.mode != ROPE_NORMAL && p.mode != ROPE_NEOX {
@@ -256,7 +256,7 @@ fn attention(v: &V, a: &AttentionArgs) -> Result<()> {
         ));
     }
     let p = &a.params;
-    if !p.scale.is_finite() || !(p.softcap >= 0.0 && p.softcap.is_finite()) {
+    if !(p.scale.is_finite() && p.softcap >= 0.0 && p.softcap.is_finite()) {
         return Err(v.err("params", "finite scale, softcap >= 0".into(), format!("{p:?}")));
     }
     Ok(())

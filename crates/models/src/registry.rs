@@ -24,13 +24,15 @@ impl Default for LoadOptions {
     }
 }
 
+/// Builds a model from a parsed file on a backend.
+pub type LoadFn = fn(Arc<GgufFile>, Arc<dyn Backend>, &LoadOptions) -> Result<Box<dyn CausalLm>>;
+
 /// A registered architecture: plain data, const-constructible, submitted
 /// next to the code it registers.
 pub struct ArchEntry {
     /// The GGUF `general.architecture` value.
     pub name: &'static str,
-    /// Build the model from a parsed file on a backend.
-    pub load: fn(Arc<GgufFile>, Arc<dyn Backend>, &LoadOptions) -> Result<Box<dyn CausalLm>>,
+    pub load: LoadFn,
 }
 
 inventory::collect!(ArchEntry);

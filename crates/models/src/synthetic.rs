@@ -161,7 +161,7 @@ impl WeightType {
                 }
             }
         };
-        if row % want.block_len() == 0 {
+        if row.is_multiple_of(want.block_len()) {
             return want;
         }
         // llama.cpp's fallbacks for rows that are not whole super-blocks
@@ -171,7 +171,7 @@ impl WeightType {
             DType::Q6K => DType::Q8_0,
             _ => DType::F16,
         };
-        if row % fallback.block_len() == 0 {
+        if row.is_multiple_of(fallback.block_len()) {
             fallback
         } else {
             DType::F16
@@ -275,7 +275,7 @@ fn add_spm_vocab(w: &mut GgufWriter, n: usize) -> Result<()> {
     // Token types, as llama.cpp numbers them: 1 normal, 2 unknown, 3 control, 6 byte.
     let mut types: Vec<i32> = vec![2, 3, 3];
     tokens.extend((0..=255u8).map(|b| format!("<0x{b:02X}>")));
-    types.extend(std::iter::repeat(6).take(256));
+    types.extend(std::iter::repeat_n(6, 256));
     for i in tokens.len()..n {
         tokens.push(format!("\u{2581}t{i}"));
         types.push(1);
