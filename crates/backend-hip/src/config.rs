@@ -4,7 +4,7 @@
 //!   (or empty) picks by what is installed, AMD first. Anything else is an
 //!   error, not a silent fallback.
 //! - `ROCMFORGE_HIP_DEVICE`: the device ordinal (default 0).
-//! - `ROCMFORGE_CACHE_DIR`: the kernel cache directory (see
+//! - `ROCMFORGE_CACHE_DIR`: the cache root; kernels go to its `kernels/` (see
 //!   [`crate::compile::cache::cache_dir_from`]).
 //!
 //! Parsing takes the values as parameters, so tests never have to set

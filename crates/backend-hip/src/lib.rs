@@ -24,7 +24,7 @@
 //!   ([`runtime::DeviceFacts`]) and reach kernels as compile-time defines.
 //! - **Kernels compiled on first use, cached on disk.** Sources are embedded
 //!   in the plugin ([`kernels`]), compiled for the exact device and cached
-//!   under `$ROCMFORGE_CACHE_DIR` (else `$XDG_CACHE_HOME/rocmforge/kernels`,
+//!   under `$ROCMFORGE_CACHE_DIR/kernels` (else `$XDG_CACHE_HOME/rocmforge/kernels`,
 //!   else `~/.cache/rocmforge/kernels`) keyed by a hash of source, headers,
 //!   target, compiler version and options ([`compile::cache`]).
 //! - **One device, one in-order stream.** Uploads, copies and launches only

@@ -86,15 +86,16 @@ impl CacheKey {
     }
 }
 
-/// The cache directory: `$ROCMFORGE_CACHE_DIR` itself when set (non-empty),
-/// else `$XDG_CACHE_HOME/rocmforge/kernels`, else
+/// The cache directory: `$ROCMFORGE_CACHE_DIR/kernels` when set (non-empty;
+/// the same root the CLI keeps models under), else
+/// `$XDG_CACHE_HOME/rocmforge/kernels`, else
 /// `$HOME/.cache/rocmforge/kernels`; `None` when none of them is set. The
 /// variables' values are parameters so tests need not touch the process
 /// environment.
 pub fn cache_dir_from(rocmforge: Option<OsString>, xdg: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
     let set = |v: Option<OsString>| v.filter(|s| !s.is_empty()).map(PathBuf::from);
     if let Some(d) = set(rocmforge) {
-        return Some(d);
+        return Some(d.join("kernels"));
     }
     if let Some(x) = set(xdg) {
         return Some(x.join("rocmforge").join("kernels"));
@@ -295,7 +296,7 @@ mod tests {
     #[test]
     fn cache_dir_precedence() {
         let os = |s: &str| Some(OsString::from(s));
-        assert_eq!(cache_dir_from(os("/c"), os("/x"), os("/h")), Some(PathBuf::from("/c")));
+        assert_eq!(cache_dir_from(os("/c"), os("/x"), os("/h")), Some(PathBuf::from("/c/kernels")));
         assert_eq!(cache_dir_from(os(""), os("/x"), os("/h")), Some(PathBuf::from("/x/rocmforge/kernels")));
         assert_eq!(cache_dir_from(None, None, os("/h")), Some(PathBuf::from("/h/.cache/rocmforge/kernels")));
         assert_eq!(cache_dir_from(None, None, None), None);
