@@ -34,16 +34,27 @@ pub fn open(model: &str, backend: Option<&str>, context_length: Option<usize>) -
     let t0 = Instant::now();
     let (gguf, tokenizer) = open_file(model)?;
     let backend = backend_choice::load(backend)?;
-    let size = gguf.data_section().len() as f64 / (1u64 << 20) as f64;
     let tty = std::io::stderr().is_terminal();
-    if tty {
-        eprint!("loading weights ({size:.0} MiB)...");
-    }
-    let opts = rocmforge_models::LoadOptions { context_length, ..Default::default() };
+    let progress: Option<fn(u64, u64)> = if tty { Some(draw_progress) } else { None };
+    let opts = rocmforge_models::LoadOptions { context_length, progress, ..Default::default() };
     let model = rocmforge_models::load(gguf.clone(), backend, &opts).context("loading model")?;
     let load_secs = t0.elapsed().as_secs_f64();
     if tty {
-        eprintln!(" done in {load_secs:.2} s");
+        eprintln!(" {load_secs:.2} s");
     }
     Ok(Session { gguf, tokenizer, model, load_secs })
+}
+
+/// A one-line progress bar on stderr (terminals only).
+fn draw_progress(done: u64, total: u64) {
+    const WIDTH: u64 = 30;
+    let filled = if total == 0 { WIDTH } else { done * WIDTH / total };
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    eprint!(
+        "\rloading weights [{}{}] {:.0}/{:.0} MiB",
+        "#".repeat(filled as usize),
+        " ".repeat((WIDTH - filled) as usize),
+        mib(done),
+        mib(total)
+    );
 }

@@ -16,11 +16,14 @@ pub struct LoadOptions {
     pub context_length: Option<usize>,
     /// Most tokens one forward pass handles; longer prompts run in chunks.
     pub batch_size: usize,
+    /// Called with (bytes done, bytes in all) while weights are copied to
+    /// the device (for a progress bar).
+    pub progress: Option<fn(u64, u64)>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { context_length: None, batch_size: 512 }
+        LoadOptions { context_length: None, batch_size: 512, progress: None }
     }
 }
 

@@ -127,7 +127,7 @@ impl Transformer {
                 )));
             }
         }
-        let weights = Weights::load(gguf, &backend)?;
+        let weights = Weights::load(gguf, &backend, opts.progress)?;
         let (d, hd, ff) = (hp.n_embd as u64, hp.head_dim as u64, hp.n_ff as u64);
         let (nq, nkv) = (hp.n_head as u64 * hd, hp.n_head_kv as u64 * hd);
         let tok_embd = weights.get("token_embd.weight", &[d, n_vocab as u64])?;

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use rocmforge_backend_api::{Backend, DType, DeviceBuffer, TensorDesc};
+use rocmforge_backend_api::{Backend, DType, DeviceBuffer, DeviceKind, TensorDesc};
 use rocmforge_core::gguf::GgufFile;
 
 use crate::{ModelError, Result};
 
-/// The file's tensor data on a backend. The CPU backend wraps the memory map
-/// (no copy); a GPU backend uploads it once. Weights keep their GGUF types.
+/// The file's tensor data on a backend. A CPU backend wraps the memory map
+/// (no copy); a GPU gets it uploaded once, in chunks so a progress bar can
+/// follow. Weights keep their GGUF types.
 pub struct Weights {
     // Field order matters: the buffer (which may point into the map) is
     // dropped before the file.
@@ -18,11 +19,28 @@ pub struct Weights {
 }
 
 impl Weights {
-    pub fn load(gguf: Arc<GgufFile>, backend: &Arc<dyn Backend>) -> Result<Weights> {
-        // SAFETY: the data section lives in `gguf`, which this struct keeps
-        // alive (and unmodified: it is a read-only map or owned bytes) for at
-        // least as long as `buffer`.
-        let buffer = unsafe { DeviceBuffer::from_host(backend, gguf.data_section()) }?;
+    pub fn load(gguf: Arc<GgufFile>, backend: &Arc<dyn Backend>, progress: Option<fn(u64, u64)>) -> Result<Weights> {
+        let data = gguf.data_section();
+        let total = data.len() as u64;
+        let buffer = if backend.device_info()?.kind == DeviceKind::Cpu {
+            // SAFETY: the data section lives in `gguf`, which this struct
+            // keeps alive (and unmodified: a read-only map or owned bytes)
+            // for at least as long as `buffer`.
+            unsafe { DeviceBuffer::from_host(backend, data) }?
+        } else {
+            const CHUNK: usize = 64 << 20;
+            let buffer = DeviceBuffer::alloc(backend, total)?;
+            for (i, chunk) in data.chunks(CHUNK).enumerate() {
+                buffer.upload((i * CHUNK) as u64, chunk)?;
+                if let Some(p) = progress {
+                    p((i * CHUNK + chunk.len()) as u64, total);
+                }
+            }
+            buffer
+        };
+        if let Some(p) = progress {
+            p(total, total);
+        }
         Ok(Weights { buffer, gguf })
     }
 
