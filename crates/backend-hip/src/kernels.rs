@@ -20,8 +20,12 @@ use crate::runtime::{Device, Function, Module};
 pub const COMPAT_H: Header<'static> =
     Header { name: "common/compat.h", code: include_str!("../../../kernels/common/compat.h") };
 
+/// `kernels/common/quant.h`: decoding of ggml's block formats (matmul, get_rows).
+pub const QUANT_H: Header<'static> =
+    Header { name: "common/quant.h", code: include_str!("../../../kernels/common/quant.h") };
+
 /// Every header a kernel source may include.
-pub const HEADERS: &[Header<'static>] = &[COMPAT_H];
+pub const HEADERS: &[Header<'static>] = &[COMPAT_H, QUANT_H];
 
 /// Identity of a `'static` source: its text's address and length.
 type SourceId = (usize, usize);

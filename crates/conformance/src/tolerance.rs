@@ -36,3 +36,16 @@ pub const INT8_ACTIVATIONS: f64 = 5e-4;
 /// Attention with an f16 KV cache: keys and values are f16 on both sides; a
 /// backend may compute q·k or p·v with f16 inputs (p rounded to f16).
 pub const ATTENTION: f64 = 5e-6;
+
+/// Results that are exact functions of their inputs with no arithmetic to
+/// reorder: argmax indices (first maximum, NaN first), copies between equal
+/// types (bit moves) and conversions among F32/F16/BF16 (each a single
+/// round-to-nearest-even of an exactly known value). Any difference is a bug.
+pub const EXACT: f64 = 0.0;
+
+/// `get_rows` from any weight type: decoding a block format is exact in f32
+/// (every product of a scale and a quant is exact, then one rounding of the
+/// minimum's subtraction; see `backend-cpu/src/quant/mod.rs`), so a fused
+/// multiply-add or another grouping gives the same bits. Any difference is a
+/// bug in the decoder.
+pub const DEQUANTIZE: f64 = 0.0;

@@ -1,13 +1,226 @@
-//! Launch wrappers for the matmul op family (kernels/matmul.hip). Not written yet.
+//! `matmul` (`out[n, m] = Σ_k w[k, n] · x[k, m]`) on `kernels/matmul.hip`.
+//!
+//! Every weight type ([`DType::WEIGHTS`]) with F32 or F16 activations, F32
+//! out, weights read in their GGUF block layout. Three kernels per type pair,
+//! chosen by the number of activation columns `M`:
+//! - `M == 1` (decode): `matmul_<w>_<x>_gemv`, one warp per weight row;
+//! - `2 ≤ M ≤ 8`: `matmul_<w>_<x>_gemvn`, the same with `M` accumulators;
+//! - larger `M` (prefill): `matmul_<w>_<x>_tile`, 64 × 64 output tiles.
+//!
+//! The kernels index within a row or column with 32-bit ints, so `K`, `N`,
+//! `M`, `K·M` and `N·M` must fit in `i32` (weight rows are addressed with
+//! 64-bit offsets: a table may exceed 4 GiB). Loads assume the alignment
+//! each format's blocks have (`ALIGN` in `kernels/common/quant.h`), so the
+//! tensors' offsets must have it too; anything else is reported unsupported
+//! rather than launched.
 
-use rocmforge_backend_api::{BackendError, Op, Result};
+use std::ffi::c_void;
 
+use rocmforge_backend_api::op::MatmulArgs;
+use rocmforge_backend_api::{BackendError, DType, Op, Result};
+
+use crate::compile::KernelSource;
 use crate::HipBackend;
 
-pub(crate) fn supports(_b: &HipBackend, _op: &Op<'_>) -> bool {
-    false
+static SOURCE: KernelSource<'static> = KernelSource {
+    name: "matmul.hip",
+    code: include_str!("../../../../kernels/matmul.hip"),
+    headers: crate::kernels::HEADERS,
+};
+
+/// Warps (= weight rows) per block of the gemv kernels (`RF_GEMV_WARPS`).
+const GEMV_WARPS: u32 = 4;
+/// Most activation columns the gemvn kernel takes (`RF_GEMV_MAX_M`).
+const GEMV_MAX_M: i64 = 8;
+/// Output tile of the tiled kernel (`RF_TILE_N`, `RF_TILE_M`) and its threads.
+const TILE: i64 = 64;
+const TILE_THREADS: u32 = 256;
+/// Most blocks in grid dimension y (the tiled kernel's column tiles).
+const MAX_GRID_Y: i64 = 65_535;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    Gemv,
+    Gemvn,
+    Tile,
 }
 
-pub(crate) fn run(_b: &HipBackend, op: &Op<'_>) -> Result<()> {
-    Err(BackendError::Unsupported { op: op.name().to_string(), reason: "no kernel yet".into() })
+/// What a launch needs, worked out (and checked) from the descriptors.
+struct Plan {
+    wtype: DType,
+    xtype: DType,
+    k: i32,
+    n: i32,
+    m: i32,
+    row_bytes: u64,
+    variant: Variant,
+}
+
+/// Alignment (bytes) the kernels' loads assume of a weight table of type `t`
+/// (quant.h's `ALIGN`): whole 32-bit words for formats whose block is a
+/// multiple of 4 bytes, 16-bit halves for the others.
+fn weight_align(t: DType) -> u64 {
+    match t {
+        DType::F32 | DType::Q4_1 | DType::Q5_1 | DType::Q2K | DType::Q4K | DType::Q5K => 4,
+        _ => 2,
+    }
+}
+
+fn unsupported(reason: String) -> BackendError {
+    BackendError::Unsupported { op: "matmul".into(), reason }
+}
+
+fn plan(a: &MatmulArgs) -> Result<Plan> {
+    let (Some(wtype), Some(xtype)) = (a.w.dtype(), a.x.dtype()) else {
+        return Err(BackendError::InvalidArgument("matmul: unknown dtype".into()));
+    };
+    if !DType::WEIGHTS.contains(&wtype) || !matches!(xtype, DType::F32 | DType::F16) {
+        return Err(unsupported(format!("w {wtype}, x {xtype}")));
+    }
+    let (k, n, m) = (a.w.ne[0], a.w.ne[1], a.x.ne[1]);
+    let fits = |v: i64| (0..=i64::from(i32::MAX)).contains(&v);
+    if !(fits(k) && fits(n) && fits(m) && fits(k.saturating_mul(m)) && fits(n.saturating_mul(m))) {
+        return Err(unsupported(format!("K {k}, N {n}, M {m}: K·M and N·M must fit in i32")));
+    }
+    let xsize = if xtype == DType::F16 { 2 } else { 4 };
+    let walign = weight_align(wtype);
+    if !a.w.offset.is_multiple_of(walign) || !a.x.offset.is_multiple_of(xsize) || !a.out.offset.is_multiple_of(4) {
+        return Err(unsupported(format!(
+            "offsets w {} x {} out {} not aligned to {walign}, {xsize}, 4 bytes",
+            a.w.offset, a.x.offset, a.out.offset
+        )));
+    }
+    let row_bytes = wtype
+        .row_bytes(k as u64)
+        .ok_or_else(|| BackendError::InvalidArgument(format!("matmul: K {k} is not whole {wtype} blocks")))?;
+    let variant = match m {
+        1 => Variant::Gemv,
+        _ if m <= GEMV_MAX_M => Variant::Gemvn,
+        _ => Variant::Tile,
+    };
+    if variant == Variant::Tile && (m + TILE - 1) / TILE > MAX_GRID_Y {
+        return Err(unsupported(format!("M {m}: more than {MAX_GRID_Y} column tiles")));
+    }
+    Ok(Plan { wtype, xtype, k: k as i32, n: n as i32, m: m as i32, row_bytes, variant })
+}
+
+pub(crate) fn supports(_b: &HipBackend, op: &Op<'_>) -> bool {
+    match op {
+        Op::Matmul(a) => plan(a).is_ok(),
+        _ => false,
+    }
+}
+
+pub(crate) fn run(b: &HipBackend, op: &Op<'_>) -> Result<()> {
+    let Op::Matmul(a) = op else {
+        return Err(BackendError::InvalidArgument(format!("matmul::run called for {}", op.name())));
+    };
+    let p = plan(a)?;
+    if p.n == 0 || p.m == 0 {
+        return Ok(()); // nothing to write
+    }
+    let name = kernel_name(p.wtype, p.xtype, p.variant);
+    let f = b.kernel(&SOURCE, name)?;
+    let mut w = b.tensor_ptr(&a.w, false)?.0;
+    let mut x = b.tensor_ptr(&a.x, false)?.0;
+    let mut out = b.tensor_ptr(&a.out, true)?.0;
+    let (mut k, mut n, mut m, mut row_bytes) = (p.k, p.n, p.m, p.row_bytes);
+    let mut args: [*mut c_void; 7] = [
+        &mut w as *mut u64 as *mut c_void,
+        &mut x as *mut u64 as *mut c_void,
+        &mut out as *mut u64 as *mut c_void,
+        &mut k as *mut i32 as *mut c_void,
+        &mut n as *mut i32 as *mut c_void,
+        &mut m as *mut i32 as *mut c_void,
+        &mut row_bytes as *mut u64 as *mut c_void,
+    ];
+    let (grid, block) = match p.variant {
+        Variant::Gemv | Variant::Gemvn => {
+            let warp = b.facts().warp_size;
+            ([(p.n as u32).div_ceil(GEMV_WARPS), 1, 1], [GEMV_WARPS * warp, 1, 1])
+        }
+        Variant::Tile => {
+            ([(p.n as u32).div_ceil(TILE as u32), (p.m as u32).div_ceil(TILE as u32), 1], [TILE_THREADS, 1, 1])
+        }
+    };
+    // SAFETY: the arguments match the kernel's parameters (three device
+    // pointers, K, N, M as i32, row_bytes as u64); the pointers come from
+    // `tensor_ptr`, which checked each tensor's whole byte range against its
+    // live buffer; validation fixed the shapes the kernel relies on (w
+    // [K, N], x [K, M], out [N, M], contiguous) and `plan` the index ranges
+    // and alignment.
+    unsafe { b.device().launch(&f, grid, block, 0, &mut args) }
+}
+
+/// `matmul_<wtype>_<xtype>_<variant>`, as `&'static str` for the kernel table.
+fn kernel_name(w: DType, x: DType, v: Variant) -> &'static str {
+    macro_rules! names {
+        ($w:literal) => {
+            [
+                [
+                    concat!("matmul_", $w, "_f32_gemv"),
+                    concat!("matmul_", $w, "_f32_gemvn"),
+                    concat!("matmul_", $w, "_f32_tile"),
+                ],
+                [
+                    concat!("matmul_", $w, "_f16_gemv"),
+                    concat!("matmul_", $w, "_f16_gemvn"),
+                    concat!("matmul_", $w, "_f16_tile"),
+                ],
+            ]
+        };
+    }
+    let table: [[&'static str; 3]; 2] = match w {
+        DType::F32 => names!("f32"),
+        DType::F16 => names!("f16"),
+        DType::BF16 => names!("bf16"),
+        DType::Q4_0 => names!("q4_0"),
+        DType::Q4_1 => names!("q4_1"),
+        DType::Q5_0 => names!("q5_0"),
+        DType::Q5_1 => names!("q5_1"),
+        DType::Q8_0 => names!("q8_0"),
+        DType::Q2K => names!("q2_K"),
+        DType::Q3K => names!("q3_K"),
+        DType::Q4K => names!("q4_K"),
+        DType::Q5K => names!("q5_K"),
+        DType::Q6K => names!("q6_K"),
+        // `plan` admits only weight types.
+        DType::I32 => unreachable!("i32 is not a weight type"),
+    };
+    let xi = usize::from(x == DType::F16);
+    let vi = match v {
+        Variant::Gemv => 0,
+        Variant::Gemvn => 1,
+        Variant::Tile => 2,
+    };
+    table[xi][vi]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_names_follow_the_dtype_names() {
+        for w in DType::WEIGHTS {
+            for x in [DType::F32, DType::F16] {
+                for (v, s) in [(Variant::Gemv, "gemv"), (Variant::Gemvn, "gemvn"), (Variant::Tile, "tile")] {
+                    assert_eq!(kernel_name(w, x, v), format!("matmul_{w}_{x}_{s}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_name_is_defined_in_the_source() {
+        // The entry points are made by RF_MATMUL_Q/RF_MATMUL_F lines, one
+        // per (weight, activation) pair.
+        for w in DType::WEIGHTS {
+            for x in [DType::F32, DType::F16] {
+                let q = format!("RF_MATMUL_Q({w}, rf_{w}, {x}, ");
+                let f = format!("RF_MATMUL_F({w}, rf_w_{w}, {x}, ");
+                assert!(SOURCE.code.contains(&q) || SOURCE.code.contains(&f), "no instance for {w} x {x}");
+            }
+        }
+    }
 }

@@ -1,7 +1,76 @@
-//! Conformance cases for the matmul op family.
+//! Conformance cases for `matmul`: every weight type with F32 and F16
+//! activations, over the three regimes a backend may split on (one column:
+//! decode; a few columns; many columns: prefill), with odd row counts `N`
+//! (not a multiple of any row or tile blocking), `K` of 1 to 3 blocks (odd
+//! `K` for the float types, which have no blocks), and larger shapes that
+//! cross several output tiles and K slabs.
 
-use crate::Case;
+use rocmforge_backend_api::op::MatmulArgs;
+use rocmforge_backend_api::{DType, Op, OpKind};
+
+use super::random;
+use crate::{tolerance, Case, HostTensor};
+
+/// Activation columns: decode, a small batch, a prefill chunk.
+const COLUMNS: [usize; 3] = [1, 5, 37];
+/// Weight rows: odd, below and above a warp / a 32-row tile.
+const ROWS: [usize; 2] = [7, 33];
 
 pub fn cases() -> Vec<Case> {
-    Vec::new()
+    let mut v = Vec::new();
+    let mut seed = 1000;
+    for w in DType::WEIGHTS {
+        // K: 1..3 blocks, or odd lengths for float weights.
+        let ks: [usize; 3] = if w.block_len() == 1 { [65, 17, 130] } else { [1, 2, 3].map(|b| b * w.block_len()) };
+        for (ci, &m) in COLUMNS.iter().enumerate() {
+            for (xi, x) in [DType::F32, DType::F16].into_iter().enumerate() {
+                let n = ROWS[(ci + xi) % 2];
+                let k = ks[(2 * ci + xi) % 3];
+                seed += 2;
+                v.push(case(w, x, k, n, m, seed));
+            }
+        }
+    }
+    // Shapes at the edges of the kernels' blockings: M = 8 (most columns a
+    // matrix-vector kernel may take), 9 (just past it), 65 (a second column
+    // tile), N = 1 and 65 (a second row tile), K spanning several slabs.
+    for (w, x, k, n, m) in [
+        (DType::Q4_0, DType::F32, 96, 65, 8),
+        (DType::Q4K, DType::F16, 512, 65, 9),
+        (DType::Q6K, DType::F32, 256, 1, 65),
+        (DType::Q8_0, DType::F16, 160, 70, 65),
+        (DType::F16, DType::F32, 67, 65, 66),
+        (DType::BF16, DType::F16, 33, 1, 2),
+        (DType::F32, DType::F32, 1, 3, 70),
+    ] {
+        seed += 2;
+        v.push(case(w, x, k, n, m, seed));
+    }
+    // Long rows at decode (many iterations per lane), and the tiled path
+    // over a real-sized slab: w[2048, 256] x[2048, 64].
+    for (w, x, k, n, m) in [
+        (DType::Q4K, DType::F32, 4096, 33, 1),
+        (DType::Q5_0, DType::F32, 2048, 17, 3),
+        (DType::Q4K, DType::F32, 2048, 256, 64),
+        (DType::Q8_0, DType::F16, 2048, 256, 64),
+        (DType::F16, DType::F32, 2048, 256, 64),
+    ] {
+        seed += 2;
+        v.push(case(w, x, k, n, m, seed));
+    }
+    v
+}
+
+fn case(w: DType, x: DType, k: usize, n: usize, m: usize, seed: u64) -> Case {
+    let wv = random(k * n, seed, 1.0);
+    let xv = random(k * m, seed + 1, 1.0);
+    Case {
+        op: OpKind::Matmul,
+        label: format!("{w} w[{k},{n}] {x} x[{k},{m}]"),
+        inputs: vec![HostTensor::quantized(w, &[k, n], &wv), HostTensor::quantized(x, &[k, m], &xv)],
+        out_dtype: DType::F32,
+        out_shape: vec![n, m],
+        tolerance: tolerance::matmul(w),
+        call: Box::new(|d, out, run| run(&Op::Matmul(&MatmulArgs { w: d[0], x: d[1], out }))),
+    }
 }
