@@ -34,8 +34,9 @@
 //!   a [`BackendError`] naming the function and the driver's error text.
 //!   Out of memory names the bytes asked for and free.
 //!
-//! Status: the runtime layer. No op has a kernel yet (`ops`): every op is
-//! unsupported and `run` answers `Unsupported`.
+//! Ops: one launcher file per op family in [`ops`](crate::ops) with its
+//! kernels in `kernels/<family>.hip`; every op of the interface is there,
+//! checked against the CPU oracle by `rocmforge check` (crates/conformance).
 
 pub mod compile;
 pub mod config;
