@@ -34,7 +34,7 @@
 //!   a [`BackendError`] naming the function and the driver's error text.
 //!   Out of memory names the bytes asked for and free.
 //!
-//! Ops: one launcher file per op family in [`ops`](crate::ops) with its
+//! Ops: one launcher file per op family in `src/ops/` with its
 //! kernels in `kernels/<family>.hip`; every op of the interface is there,
 //! checked against the CPU oracle by `rocmforge check` (crates/conformance).
 
