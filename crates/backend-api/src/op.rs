@@ -173,6 +173,41 @@ pub struct RopeParams {
 }
 
 impl RopeParams {
+    /// Ratio of pair `i+1`'s frequency to pair `i`'s: `freq_base^(-2/n_dims)`
+    /// (ggml's `theta_scale`; the angle of pair `i` is `pos * theta_scale^i`,
+    /// built by repeated multiplication in ggml's order).
+    pub fn theta_scale(&self) -> f32 {
+        self.freq_base.powf(-2.0 / self.n_dims as f32)
+    }
+
+    /// ggml's `ggml_rope_yarn_corr_dims`: the first and last pair dims YaRN
+    /// blends, from the rotations `beta_fast`/`beta_slow` over the training
+    /// context, in f32 as ggml computes them (every backend uses this one
+    /// definition so they agree bit for bit on it).
+    pub fn yarn_corr_dims(&self) -> [f32; 2] {
+        use std::f32::consts::PI;
+        let n_dims = self.n_dims as f32;
+        let corr_dim =
+            |n_rot: f32| n_dims * (self.n_ctx_orig as f32 / (n_rot * 2.0 * PI)).ln() / (2.0 * self.freq_base.ln());
+        let start = corr_dim(self.beta_fast).floor();
+        let end = corr_dim(self.beta_slow).ceil();
+        // ggml's MAX/MIN macros: `0 > start ? 0 : start`, `n-1 < end ? n-1 : end`.
+        let lo = if 0.0 > start { 0.0 } else { start };
+        let last = self.n_dims.saturating_sub(1) as f32;
+        let hi = if last < end { last } else { end };
+        [lo, hi]
+    }
+
+    /// Magnitude multiplier of the rotated pairs: `attn_factor`, times YaRN's
+    /// `1 + 0.1 ln(1 / freq_scale)` when YaRN is on (ggml's `rope_yarn`).
+    pub fn mscale(&self) -> f32 {
+        if self.ext_factor != 0.0 {
+            self.attn_factor * (1.0 + 0.1 * (1.0 / self.freq_scale).ln())
+        } else {
+            self.attn_factor
+        }
+    }
+
     /// Plain rope (no scaling) over `n_dims` dims.
     pub fn plain(n_dims: u32, mode: u32, freq_base: f32) -> Self {
         RopeParams {
@@ -397,12 +432,9 @@ impl Op<'_> {
             Op::RmsNorm(a) | Op::LayerNorm(a) => {
                 vec![("x", &a.x), ("weight", &a.weight), ("bias", &a.bias), ("out", &a.out)]
             }
-            Op::Rope(a) => vec![
-                ("x", &a.x),
-                ("positions", &a.positions),
-                ("freq_factors", &a.freq_factors),
-                ("out", &a.out),
-            ],
+            Op::Rope(a) => {
+                vec![("x", &a.x), ("positions", &a.positions), ("freq_factors", &a.freq_factors), ("out", &a.out)]
+            }
             Op::Attention(a) => vec![
                 ("q", &a.q),
                 ("k_cache", &a.k_cache),

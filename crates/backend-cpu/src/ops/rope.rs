@@ -13,8 +13,6 @@
 //! [`ROPE_NORMAL`] rotates `(x[2i], x[2i+1])`, [`ROPE_NEOX`]
 //! `(x[i], x[i + n_dims/2])`; dims from `n_dims` on are copied.
 
-use std::f32::consts::PI;
-
 use rayon::prelude::*;
 use rocmforge_backend_api::op::{RopeArgs, RopeParams, ROPE_NEOX, ROPE_NORMAL};
 use rocmforge_backend_api::Result;
@@ -39,8 +37,8 @@ pub(crate) fn rope(s: &Storage, a: &RopeArgs) -> Result<()> {
     if token_len == 0 {
         return Ok(());
     }
-    let theta_scale = p.freq_base.powf(-2.0 / n_dims as f32);
-    let corr_dims = yarn_corr_dims(n_dims, p.n_ctx_orig, p.freq_base, p.beta_fast, p.beta_slow);
+    let theta_scale = p.theta_scale();
+    let corr_dims = p.yarn_corr_dims();
 
     out.bytes.par_chunks_mut(token_len * 4).zip(x.par_chunks(token_len)).zip(positions.par_iter()).for_each_init(
         || (vec![0f32; n_dims], vec![0f32; head_dim]),
@@ -74,12 +72,11 @@ pub(crate) fn rope(s: &Storage, a: &RopeArgs) -> Result<()> {
 fn rope_yarn(theta_extrap: f32, p: &RopeParams, corr_dims: [f32; 2], i: usize) -> (f32, f32) {
     let theta_interp = p.freq_scale * theta_extrap;
     let mut theta = theta_interp;
-    let mut mscale = p.attn_factor;
     if p.ext_factor != 0.0 {
         let ramp_mix = yarn_ramp(corr_dims[0], corr_dims[1], i) * p.ext_factor;
         theta = theta_interp * (1.0 - ramp_mix) + theta_extrap * ramp_mix;
-        mscale *= 1.0 + 0.1 * (1.0 / p.freq_scale).ln();
     }
+    let mscale = p.mscale();
     (theta.cos() * mscale, theta.sin() * mscale)
 }
 
@@ -88,18 +85,4 @@ fn rope_yarn(theta_extrap: f32, p: &RopeParams, corr_dims: [f32; 2], i: usize) -
 fn yarn_ramp(low: f32, high: f32, i: usize) -> f32 {
     let y = (i as f32 - low) / (high - low).max(0.001);
     1.0 - y.clamp(0.0, 1.0)
-}
-
-/// ggml's `ggml_rope_yarn_corr_dims`: the first and last pair dims YaRN
-/// blends, from the rotations `beta_fast`/`beta_slow` over the training
-/// context, in f32 as ggml computes them.
-fn yarn_corr_dims(n_dims: usize, n_ctx_orig: u32, base: f32, beta_fast: f32, beta_slow: f32) -> [f32; 2] {
-    let corr_dim = |n_rot: f32| n_dims as f32 * (n_ctx_orig as f32 / (n_rot * 2.0 * PI)).ln() / (2.0 * base.ln());
-    let start = corr_dim(beta_fast).floor();
-    let end = corr_dim(beta_slow).ceil();
-    // ggml's MAX/MIN macros: `0 > start ? 0 : start`, `n-1 < end ? n-1 : end`.
-    let lo = if 0.0 > start { 0.0 } else { start };
-    let last = n_dims.saturating_sub(1) as f32;
-    let hi = if last < end { last } else { end };
-    [lo, hi]
 }

@@ -7,8 +7,6 @@
 //! `ggml_rope_cache_init` / `ggml_rope_yarn_corr_dims`), so the kernel starts
 //! from the same bits.
 
-use std::f32::consts::PI;
-
 use rocmforge_backend_api::op::{RopeArgs, ROPE_NEOX, ROPE_NORMAL};
 use rocmforge_backend_api::{BackendError, Op, Result};
 
@@ -60,13 +58,9 @@ fn rope(b: &HipBackend, a: &RopeArgs) -> Result<()> {
         ROPE_NEOX => 1i32,
         m => return Err(BackendError::InvalidArgument(format!("rope: unknown mode {m}"))),
     };
-    let mut theta_scale = p.freq_base.powf(-2.0 / n_dims as f32);
-    let [mut corr_low, mut corr_high] =
-        yarn_corr_dims(n_dims as usize, p.n_ctx_orig, p.freq_base, p.beta_fast, p.beta_slow);
-    let mut mscale = p.attn_factor;
-    if p.ext_factor != 0.0 {
-        mscale *= 1.0 + 0.1 * (1.0 / p.freq_scale).ln();
-    }
+    let mut theta_scale = p.theta_scale();
+    let [mut corr_low, mut corr_high] = p.yarn_corr_dims();
+    let mut mscale = p.mscale();
     let (mut freq_scale, mut ext_factor) = (p.freq_scale, p.ext_factor);
 
     // Work items per row: the n_dims/2 pairs and the head_dim - n_dims copied dims.
@@ -98,16 +92,4 @@ fn rope(b: &HipBackend, a: &RopeArgs) -> Result<()> {
     // (rows = n_heads * n_tokens), positions n_tokens ints, freq_factors
     // n_dims/2 floats or null (validated shapes, ranges checked by tensor_ptr).
     unsafe { launch(b, &f, grid, block, &mut args) }
-}
-
-/// ggml's `ggml_rope_yarn_corr_dims`, in f32 exactly as the oracle computes it.
-fn yarn_corr_dims(n_dims: usize, n_ctx_orig: u32, base: f32, beta_fast: f32, beta_slow: f32) -> [f32; 2] {
-    let corr_dim = |n_rot: f32| n_dims as f32 * (n_ctx_orig as f32 / (n_rot * 2.0 * PI)).ln() / (2.0 * base.ln());
-    let start = corr_dim(beta_fast).floor();
-    let end = corr_dim(beta_slow).ceil();
-    // ggml's MAX/MIN macros: `0 > start ? 0 : start`, `n-1 < end ? n-1 : end`.
-    let lo = if 0.0 > start { 0.0 } else { start };
-    let last = n_dims.saturating_sub(1) as f32;
-    let hi = if last < end { last } else { end };
-    [lo, hi]
 }
