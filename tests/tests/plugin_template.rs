@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use rocmforge_backend_api::loader::BackendLib;
 use rocmforge_backend_api::op::*;
-use rocmforge_backend_api::{Backend, DType, DeviceBuffer, Op, TensorDesc};
+use rocmforge_backend_api::{Backend, DType, DeviceBuffer, Op, OpKind, TensorDesc};
+use rocmforge_conformance::Outcome;
 use rocmforge_backend_cpu::CpuBackend;
 use rocmforge_tests::*;
 
@@ -60,4 +61,23 @@ fn template_plugin_builds_loads_and_matches_the_cpu_oracle() {
 
     let cpu: Arc<dyn Backend> = Arc::new(CpuBackend::new().unwrap());
     assert_eq!(add_broadcast(&b), add_broadcast(&cpu));
+
+    // The conformance suite (`rocmforge check`): every case of the ops it
+    // claims passes, everything else is reported unsupported, nothing fails.
+    let claimed = [OpKind::Add, OpKind::Mul, OpKind::Scale, OpKind::SiluMul];
+    let (mut passed, mut unsupported) = (0, 0);
+    for case in rocmforge_conformance::cases::all() {
+        match rocmforge_conformance::check(&b, &cpu, &case) {
+            Outcome::Pass { .. } => {
+                assert!(claimed.contains(&case.op), "{} passed but is not claimed", case.op.name());
+                passed += 1;
+            }
+            Outcome::Unsupported => {
+                assert!(!claimed.contains(&case.op), "{} {}: claimed op unsupported", case.op.name(), case.label);
+                unsupported += 1;
+            }
+            Outcome::Fail { nmse, reason } => panic!("{} {}: nmse {nmse}: {reason}", case.op.name(), case.label),
+        }
+    }
+    assert!(passed >= 20 && unsupported > 0, "{passed} passed, {unsupported} unsupported");
 }
