@@ -5,10 +5,13 @@
 //! benchmark suite (no statistics beyond a median of repeats).
 //!
 //! ```text
-//! cargo run --release -p rocmforge-backend-hip --example matmul_bench [-- ROOFLINE_GBS]
+//! cargo run --release -p rocmforge-backend-hip --example matmul_bench [-- [ROOFLINE_GBS] [prefill]]
 //! ```
 //! `ROOFLINE_GBS` defaults to 4200 (the H200's measured copy bandwidth, see
-//! `shared/GPU-MACHINE.md`). Exit status: 0 done, 1 error, 77 no HIP device.
+//! `shared/GPU-MACHINE.md`); `prefill` skips the matrix-vector section. The
+//! prefill kernel is the tensor-core one where the device has it; run with
+//! `ROCMFORGE_MATMUL_PORTABLE=1` for the portable f32 tile kernel (old vs
+//! new). Exit status: 0 done, 1 error, 77 no HIP device.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -91,13 +94,14 @@ fn upload(be: &HipBackend, data: &[u8]) -> Res<BufferHandle> {
     Ok(h)
 }
 
-fn matmul(be: &HipBackend, wt: DType, k: usize, n: usize, m: usize) -> Res<(f64, u64)> {
+fn matmul(be: &HipBackend, wt: DType, xt: DType, k: usize, n: usize, m: usize) -> Res<(f64, u64)> {
     let w = upload(be, &weights(wt, k, n))?;
-    let x = upload(be, &vec![0u8; k * m * 4])?;
+    let xsize = if xt == DType::F16 { 2 } else { 4 };
+    let x = upload(be, &vec![0u8; k * m * xsize])?;
     let out = be.buffer_alloc((n * m * 4) as u64)?;
     let args = MatmulArgs {
         w: TensorDesc::contiguous(w, 0, wt, &[k, n]),
-        x: TensorDesc::contiguous(x, 0, DType::F32, &[k, m]),
+        x: TensorDesc::contiguous(x, 0, xt, &[k, m]),
         out: TensorDesc::contiguous(out, 0, DType::F32, &[n, m]),
     };
     let op = Op::Matmul(&args);
@@ -106,16 +110,41 @@ fn matmul(be: &HipBackend, wt: DType, k: usize, n: usize, m: usize) -> Res<(f64,
     }
     let iters = if m == 1 { 200 } else { 10 };
     let t = time(be, &op, iters, 5)?;
-    let moved = wt.row_bytes(k as u64).unwrap_or(0) * n as u64 + (k * m * 4 + n * m * 4) as u64;
+    let moved = wt.row_bytes(k as u64).unwrap_or(0) * n as u64 + (k * m * xsize + n * m * 4) as u64;
     for h in [w, x, out] {
         be.buffer_free(h);
     }
     Ok((t.median_us, moved))
 }
 
-fn run(roofline_gbs: f64) -> Res<()> {
+fn run(roofline_gbs: f64, prefill_only: bool) -> Res<()> {
     let be = HipBackend::new()?;
     println!("backend: {}", be.description());
+    if !prefill_only {
+        decode(&be, roofline_gbs)?;
+    }
+    let portable = std::env::var("ROCMFORGE_MATMUL_PORTABLE").is_ok_and(|v| !v.is_empty() && v != "0");
+    println!(
+        "tiled (prefill){}",
+        if portable { ", ROCMFORGE_MATMUL_PORTABLE set: portable f32 tile kernel" } else { "" }
+    );
+    for (wt, xt, k, n, m) in [
+        (DType::Q4K, DType::F32, 4096, 4096, 512),
+        (DType::Q4K, DType::F16, 4096, 4096, 512),
+        (DType::Q6K, DType::F32, 4096, 4096, 512),
+        (DType::Q8_0, DType::F32, 4096, 4096, 512),
+        (DType::F16, DType::F32, 4096, 4096, 512),
+        (DType::Q4K, DType::F32, 4096, 14336, 512),
+        (DType::Q8_0, DType::F32, 4096, 4096, 64),
+    ] {
+        let (us, _) = matmul(&be, wt, xt, k, n, m)?;
+        let tflops = 2.0 * (k * n * m) as f64 / us / 1e6;
+        println!("  {wt:>5} w[{k}, {n}] x {xt} M={m}: {us:9.1} us  {tflops:7.2} TFLOP/s");
+    }
+    Ok(())
+}
+
+fn decode(be: &HipBackend, roofline_gbs: f64) -> Res<()> {
     println!("matrix-vector (decode), x [K, 1] f32; bandwidth = weight + x + out bytes / time, roofline {roofline_gbs:.0} GB/s");
     for (wt, k, n) in [
         (DType::Q4K, 4096, 4096),
@@ -126,15 +155,9 @@ fn run(roofline_gbs: f64) -> Res<()> {
         (DType::Q4K, 4096, 14336),
         (DType::Q4K, 14336, 4096),
     ] {
-        let (us, moved) = matmul(&be, wt, k, n, 1)?;
+        let (us, moved) = matmul(be, wt, DType::F32, k, n, 1)?;
         let gbs = moved as f64 / us / 1e3;
         println!("  {wt:>5} w[{k}, {n}]: {us:8.2} us  {gbs:7.0} GB/s  {:5.1}% of roofline", 100.0 * gbs / roofline_gbs);
-    }
-    println!("tiled (prefill), x [K, M] f32");
-    for (wt, k, n, m) in [(DType::Q4K, 4096, 4096, 512), (DType::F16, 4096, 4096, 512), (DType::Q8_0, 4096, 4096, 64)] {
-        let (us, _) = matmul(&be, wt, k, n, m)?;
-        let gflops = 2.0 * (k * n * m) as f64 / us / 1e3;
-        println!("  {wt:>5} w[{k}, {n}] x M={m}: {us:9.1} us  {gflops:8.0} GFLOP/s");
     }
     Ok(())
 }
@@ -145,8 +168,10 @@ fn main() -> ExitCode {
         println!("SKIP: no HIP device: {}", p.description);
         return ExitCode::from(77);
     }
-    let roofline = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(4200.0);
-    match run(roofline) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let roofline = args.iter().find_map(|a| a.parse().ok()).unwrap_or(4200.0);
+    let prefill_only = args.iter().any(|a| a == "prefill");
+    match run(roofline, prefill_only) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             println!("matmul_bench: error: {e}");

@@ -5,7 +5,17 @@
 //! chosen by the number of activation columns `M`:
 //! - `M == 1` (decode): `matmul_<w>_<x>_gemv`, one warp per weight row;
 //! - `2 ≤ M ≤ 8`: `matmul_<w>_<x>_gemvn`, the same with `M` accumulators;
-//! - larger `M` (prefill): `matmul_<w>_<x>_tile`, 64 × 64 output tiles.
+//! - larger `M` (prefill): `matmul_<w>_<x>_tile`, 64 × 64 output tiles in
+//!   f32 (portable), or, on NVIDIA sm_80+ for `M ≥ 32` and weights other
+//!   than F32, `matmul_<w>_<x>_mma`: tensor cores (`mma.sync` m16n8k16,
+//!   f16 operands, f32 accumulation) on 128 × 64 output tiles. F32 weights
+//!   keep the f32 kernel (their tolerance is f32's); below 32 columns half
+//!   of an mma tile would be padding, and the portable kernel keeps being
+//!   exercised on NVIDIA (conformance covers both). AMD has no matrix-unit
+//!   kernel yet (MFMA / WMMA would go behind `#if` on `__gfx90a__` /
+//!   `__gfx11__` in the same source) and stays on the portable kernel.
+//!   `ROCMFORGE_MATMUL_PORTABLE=1` in the environment (read once) disables
+//!   the mma kernel, for timing comparisons and for bisecting numerics.
 //!
 //! The kernels index within a row or column with 32-bit ints, so `K`, `N`,
 //! `M`, `K·M` and `N·M` must fit in `i32` (weight rows are addressed with
@@ -37,12 +47,20 @@ const TILE: i64 = 64;
 const TILE_THREADS: u32 = 256;
 /// Most blocks in grid dimension y (the tiled kernel's column tiles).
 const MAX_GRID_Y: i64 = 65_535;
+/// Output tile of the mma kernel: weight rows (`RF_MMA_N`) × columns (`RF_MMA_M`).
+const MMA_N: u32 = 128;
+const MMA_M: u32 = 64;
+const MMA_THREADS: u32 = 256;
+/// Fewest activation columns for which the mma kernel is used.
+const MMA_MIN_M: i32 = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Variant {
     Gemv,
     Gemvn,
     Tile,
+    /// Tensor cores (NVIDIA sm_80+), chosen by [`run`] over `Tile`.
+    Mma,
 }
 
 /// What a launch needs, worked out (and checked) from the descriptors.
@@ -104,6 +122,22 @@ fn plan(a: &MatmulArgs) -> Result<Plan> {
     Ok(Plan { wtype, xtype, k: k as i32, n: n as i32, m: m as i32, row_bytes, variant })
 }
 
+/// Whether the device runs the mma kernels: NVIDIA compute capability 8.0
+/// or newer (arch "sm_XY", XY ≥ 80), unless `ROCMFORGE_MATMUL_PORTABLE` is
+/// set to something other than "0".
+fn has_mma(b: &HipBackend) -> bool {
+    static DISABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let disabled =
+        *DISABLED.get_or_init(|| std::env::var("ROCMFORGE_MATMUL_PORTABLE").is_ok_and(|v| !v.is_empty() && v != "0"));
+    !disabled && sm_version(&b.facts().arch).is_some_and(|v| v >= 80)
+}
+
+/// 90 from "sm_90" (or "sm_90a"); None for anything else (AMD's "gfx…").
+fn sm_version(arch: &str) -> Option<u32> {
+    let digits: String = arch.strip_prefix("sm_")?.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 pub(crate) fn supports(_b: &HipBackend, op: &Op<'_>) -> bool {
     match op {
         Op::Matmul(a) => plan(a).is_ok(),
@@ -115,9 +149,14 @@ pub(crate) fn run(b: &HipBackend, op: &Op<'_>) -> Result<()> {
     let Op::Matmul(a) = op else {
         return Err(BackendError::InvalidArgument(format!("matmul::run called for {}", op.name())));
     };
-    let p = plan(a)?;
+    let mut p = plan(a)?;
     if p.n == 0 || p.m == 0 {
         return Ok(()); // nothing to write
+    }
+    if p.variant == Variant::Tile && p.m >= MMA_MIN_M && p.wtype != DType::F32 && has_mma(b) {
+        // The mma grid has fewer column tiles (64 per block, as Tile), so
+        // plan's grid-size check holds for it too.
+        p.variant = Variant::Mma;
     }
     let name = kernel_name(p.wtype, p.xtype, p.variant);
     let f = b.kernel(&SOURCE, name)?;
@@ -142,6 +181,7 @@ pub(crate) fn run(b: &HipBackend, op: &Op<'_>) -> Result<()> {
         Variant::Tile => {
             ([(p.n as u32).div_ceil(TILE as u32), (p.m as u32).div_ceil(TILE as u32), 1], [TILE_THREADS, 1, 1])
         }
+        Variant::Mma => ([(p.n as u32).div_ceil(MMA_N), (p.m as u32).div_ceil(MMA_M), 1], [MMA_THREADS, 1, 1]),
     };
     // SAFETY: the arguments match the kernel's parameters (three device
     // pointers, K, N, M as i32, row_bytes as u64); the pointers come from
@@ -161,16 +201,19 @@ fn kernel_name(w: DType, x: DType, v: Variant) -> &'static str {
                     concat!("matmul_", $w, "_f32_gemv"),
                     concat!("matmul_", $w, "_f32_gemvn"),
                     concat!("matmul_", $w, "_f32_tile"),
+                    concat!("matmul_", $w, "_f32_mma"),
                 ],
                 [
                     concat!("matmul_", $w, "_f16_gemv"),
                     concat!("matmul_", $w, "_f16_gemvn"),
                     concat!("matmul_", $w, "_f16_tile"),
+                    concat!("matmul_", $w, "_f16_mma"),
                 ],
             ]
         };
     }
-    let table: [[&'static str; 3]; 2] = match w {
+    // `run` never picks Mma for F32 weights: "matmul_f32_*_mma" is not defined.
+    let table: [[&'static str; 4]; 2] = match w {
         DType::F32 => names!("f32"),
         DType::F16 => names!("f16"),
         DType::BF16 => names!("bf16"),
@@ -192,6 +235,7 @@ fn kernel_name(w: DType, x: DType, v: Variant) -> &'static str {
         Variant::Gemv => 0,
         Variant::Gemvn => 1,
         Variant::Tile => 2,
+        Variant::Mma => 3,
     };
     table[xi][vi]
 }
@@ -204,7 +248,9 @@ mod tests {
     fn kernel_names_follow_the_dtype_names() {
         for w in DType::WEIGHTS {
             for x in [DType::F32, DType::F16] {
-                for (v, s) in [(Variant::Gemv, "gemv"), (Variant::Gemvn, "gemvn"), (Variant::Tile, "tile")] {
+                for (v, s) in
+                    [(Variant::Gemv, "gemv"), (Variant::Gemvn, "gemvn"), (Variant::Tile, "tile"), (Variant::Mma, "mma")]
+                {
                     assert_eq!(kernel_name(w, x, v), format!("matmul_{w}_{x}_{s}"));
                 }
             }
@@ -220,7 +266,23 @@ mod tests {
                 let q = format!("RF_MATMUL_Q({w}, rf_{w}, {x}, ");
                 let f = format!("RF_MATMUL_F({w}, rf_w_{w}, {x}, ");
                 assert!(SOURCE.code.contains(&q) || SOURCE.code.contains(&f), "no instance for {w} x {x}");
+                if w != DType::F32 {
+                    let kind = if w.block_len() == 1 { "f" } else { "q" };
+                    let wt = if kind == "f" { format!("rf_w_{w}") } else { format!("rf_{w}") };
+                    let mma = format!("RF_MATMUL_MMA({kind}, {w}, {wt}, {x}, ");
+                    assert!(SOURCE.code.contains(&mma), "no mma instance for {w} x {x}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn sm_versions() {
+        assert_eq!(sm_version("sm_90"), Some(90));
+        assert_eq!(sm_version("sm_90a"), Some(90));
+        assert_eq!(sm_version("sm_120"), Some(120));
+        assert_eq!(sm_version("sm_75"), Some(75));
+        assert_eq!(sm_version("gfx90a"), None);
+        assert_eq!(sm_version("sm_"), None);
     }
 }

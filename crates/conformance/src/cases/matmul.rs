@@ -58,6 +58,30 @@ pub fn cases() -> Vec<Case> {
         seed += 2;
         v.push(case(w, x, k, n, m, seed));
     }
+    // The tensor-core prefill path (HIP on NVIDIA sm_80+: M >= 32, weights
+    // other than F32; 128-row x 64-column tiles, K slabs of 64, f16
+    // operands): N not a multiple of 64 or 128, M not a multiple of 64, K
+    // up to 2048 and not a multiple of the 64-element slab (33 Q8_0 blocks,
+    // odd F16/BF16 lengths), M at the threshold and just below it (31: the
+    // portable f32 tile kernel).
+    for (w, x, k, n, m) in [
+        (DType::Q4K, DType::F32, 2048, 150, 72),
+        (DType::Q4K, DType::F16, 1024, 129, 33),
+        (DType::Q6K, DType::F16, 1024, 131, 40),
+        (DType::Q6K, DType::F32, 2048, 70, 96),
+        (DType::Q8_0, DType::F32, 1056, 131, 70),
+        (DType::Q8_0, DType::F16, 2048, 200, 32),
+        (DType::F16, DType::F16, 2047, 130, 40),
+        (DType::F16, DType::F32, 1001, 257, 65),
+        (DType::BF16, DType::F32, 999, 70, 64),
+        (DType::Q4_0, DType::F16, 96, 257, 128),
+        (DType::Q5K, DType::F32, 512, 100, 32),
+        (DType::Q3K, DType::F32, 768, 45, 50),
+        (DType::Q4K, DType::F32, 256, 65, 31),
+    ] {
+        seed += 2;
+        v.push(case(w, x, k, n, m, seed));
+    }
     v
 }
 
