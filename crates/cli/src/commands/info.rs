@@ -70,6 +70,10 @@ fn print_tokenizer(t: &Tokenizer) {
 }
 
 fn show(v: &rocmforge_core::gguf::Value) -> String {
+    // f32 values print as f32 (1e-6, not 0.0000009999999974752427).
+    if let rocmforge_core::gguf::Value::F32(f) = v {
+        return f.to_string();
+    }
     if let Some(i) = v.as_integer() {
         i.to_string()
     } else if let Some(f) = v.as_float() {
