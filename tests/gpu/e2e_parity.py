@@ -12,16 +12,23 @@ For each model:
   oracle's up to the first step where the oracle's top-2 margin is below
   MARGIN (a near-tie can flip either way under rounding differences);
 - teacher-forced (`score`) over prompt + the oracle's generated tokens (256+
-  tokens in all): wherever the oracle's top-2 margin exceeds MARGIN the
+  tokens in all): wherever the oracle's top-2 margin exceeds TF_MARGIN the
   argmax is the same, and the backend's logits for the oracle's top-5 tokens
   differ by at most MAX_DIFF.
 
-Tolerances from the kernels' arithmetic: both backends dequantize weights
-exactly, keep activations in f32 and the KV cache in f16 (same rounding
-points); what differs is summation order and fast-math exp/rsqrt, relative
-error ~1e-6 per op, amplified through 30 layers to ~1e-3 on logits of
-magnitude ~20. MAX_DIFF = 0.05 leaves a factor ~20 of room; MARGIN = 0.05 is
-where such errors could reorder two tokens.
+Tolerances from the kernels' arithmetic. Both backends dequantize weights
+exactly and keep the KV cache in f16 (same rounding points).
+- Decode (greedy): every matmul has M = 1 and runs the f32 gemv; what
+  differs is summation order and fast-math exp/rsqrt, ~1e-6 relative per
+  op, ~1e-3 on logits of magnitude ~20. MARGIN = 0.05 is where that could
+  reorder two tokens.
+- Teacher-forced (a whole sequence in one pass, M >= 32): on NVIDIA sm_80+
+  the matmuls run on tensor cores with activations and dequantized weights
+  rounded to f16: relative 2^-11 per operand, NMSE ~1.6e-7 per matmul
+  (~4e-4 relative RMS); over 30 layers x 7 matmuls, independent errors add
+  to sqrt(210) x 4e-4 ~ 6e-3 relative, ~0.1 on logits up to ~20-30.
+  MAX_DIFF = 0.25 allows that with room; two logits each off by MAX_DIFF can
+  only swap if closer than TF_MARGIN = 2 x MAX_DIFF.
 """
 import argparse
 import json
@@ -29,7 +36,8 @@ import subprocess
 import sys
 
 MARGIN = 0.05
-MAX_DIFF = 0.05
+MAX_DIFF = 0.25
+TF_MARGIN = 2 * MAX_DIFF
 PROMPTS = [
     "The capital of France is",
     "def fibonacci(n):",
@@ -51,9 +59,9 @@ def generate(rf, backend, model, prompt, n):
                              "--temperature", "0", "--ignore-eos", "--output", "json"])
 
 
-def score(rf, backend, model, tokens):
+def score(rf, backend, model, tokens, top_k):
     return run(rf, backend, ["score", "--model", model, "--tokens", ",".join(map(str, tokens)),
-                             "--top-k", "5", "--output", "json"])["positions"]
+                             "--top-k", str(top_k), "--output", "json"])["positions"]
 
 
 def check_model(rf, backend, model):
@@ -63,7 +71,7 @@ def check_model(rf, backend, model):
         cpu = generate(rf, "cpu", model, prompt, 64)
         dev = generate(rf, backend, model, prompt, 64)
         toks = cpu["prompt_tokens"] + cpu["tokens"]
-        cpu_pos = score(rf, "cpu", model, toks)
+        cpu_pos = score(rf, "cpu", model, toks, 5)
         p0 = len(cpu["prompt_tokens"])
         # First near-tie along the oracle's greedy path.
         until = 64
@@ -79,18 +87,20 @@ def check_model(rf, backend, model):
             failures.append(f"greedy {prompt!r}: cpu {cpu['tokens'][:until]} {backend} {dev['tokens'][:until]}")
         stream += toks
     stream = stream[:512]
-    cpu_pos = score(rf, "cpu", model, stream)
-    dev_pos = score(rf, backend, model, stream)
+    cpu_pos = score(rf, "cpu", model, stream, 5)
+    # The backend's top-50, so the oracle's top-5 are all there to compare
+    # even where ranks 5 and 6 swap on a near-tie.
+    dev_pos = score(rf, backend, model, stream, 50)
     worst, argmax_checked = 0.0, 0
     for p, (c, d) in enumerate(zip(cpu_pos, dev_pos)):
         ctop, dtop = c["top"], dict((i, v) for i, v in d["top"])
-        if ctop[0][1] - ctop[1][1] > MARGIN:
+        if ctop[0][1] - ctop[1][1] > TF_MARGIN:
             argmax_checked += 1
             if d["top"][0][0] != ctop[0][0]:
                 failures.append(f"teacher-forced position {p}: argmax cpu {ctop[0]} {backend} {d['top'][0]}")
         for i, v in ctop:
             if i not in dtop:
-                failures.append(f"teacher-forced position {p}: cpu top-5 token {i} not in {backend}'s top-5")
+                failures.append(f"teacher-forced position {p}: cpu top-5 token {i} not in {backend}'s top-50")
                 continue
             worst = max(worst, abs(dtop[i] - v))
     print(f"  teacher-forced over {len(stream)} tokens: max |logit diff| {worst:.4f} (tolerance {MAX_DIFF}), "
