@@ -48,7 +48,7 @@ pub fn open(model: &str, backend: Option<&str>, context_length: Option<usize>) -
 /// A one-line progress bar on stderr (terminals only).
 fn draw_progress(done: u64, total: u64) {
     const WIDTH: u64 = 30;
-    let filled = if total == 0 { WIDTH } else { done * WIDTH / total };
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH).min(WIDTH);
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     eprint!(
         "\rloading weights [{}{}] {:.0}/{:.0} MiB",
