@@ -7,7 +7,9 @@ use std::process::Command;
 /// The `tests/` crate directory (at run time, so archived test runs that
 /// remap the workspace still find their fixtures).
 pub fn crate_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 pub fn workspace_root() -> PathBuf {

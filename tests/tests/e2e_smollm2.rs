@@ -72,11 +72,7 @@ fn tops(v: &Value) -> Vec<Vec<(u32, f64)>> {
         .unwrap()
         .iter()
         .map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|p| (p[0].as_u64().unwrap() as u32, p[1].as_f64().unwrap()))
-                .collect()
+            row.as_array().unwrap().iter().map(|p| (p[0].as_u64().unwrap() as u32, p[1].as_f64().unwrap())).collect()
         })
         .collect()
 }
@@ -142,7 +138,11 @@ fn teacher_forced_logits_match_llama_cpp() {
             if let Some((_, _, f32_ref)) = LLAMACPP_ERRORS.iter().find(|(n, q, _)| *n == name && *q == p) {
                 for &(id, logit) in *f32_ref {
                     let d = (row[id as usize] as f64 - logit).abs();
-                    assert!(d <= F32_REF_TOL, "{name}: position {p}: token {id}: {} vs f32 reference {logit}", row[id as usize]);
+                    assert!(
+                        d <= F32_REF_TOL,
+                        "{name}: position {p}: token {id}: {} vs f32 reference {logit}",
+                        row[id as usize]
+                    );
                 }
             } else if margin >= NEAR_TIE {
                 let ours = row.iter().enumerate().fold(0, |b, (i, &v)| if v > row[b] { i } else { b });
@@ -157,7 +157,11 @@ fn teacher_forced_logits_match_llama_cpp() {
     diffs.sort_by(f64::total_cmp);
     let median = diffs[diffs.len() / 2];
     let p99 = diffs[(diffs.len() * 99) / 100];
-    println!("{} logits: median |diff| {median:.3}, p99 {p99:.3}, max {:.3}; {checked_argmax} argmaxes", diffs.len(), diffs[diffs.len() - 1]);
+    println!(
+        "{} logits: median |diff| {median:.3}, p99 {p99:.3}, max {:.3}; {checked_argmax} argmaxes",
+        diffs.len(),
+        diffs[diffs.len() - 1]
+    );
     assert!(median <= MEDIAN_TOL, "median |logit diff| {median} > {MEDIAN_TOL}");
     assert!(p99 <= P99_TOL, "p99 |logit diff| {p99} > {P99_TOL}");
     assert!(checked_argmax > 500, "{checked_argmax} positions checked");

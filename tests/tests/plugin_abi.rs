@@ -77,7 +77,10 @@ fn file_that_is_not_a_library_is_refused() {
 fn unknown_backend_name_lists_searched_directories() {
     let e = loader::load("doesnotexist").err().expect("no such backend");
     let msg = e.to_string();
-    assert!(msg.starts_with("librocmforge_backend_doesnotexist.so: backend `doesnotexist` not found (searched: "), "{msg}");
+    assert!(
+        msg.starts_with("librocmforge_backend_doesnotexist.so: backend `doesnotexist` not found (searched: "),
+        "{msg}"
+    );
     assert!(matches!(e, BackendError::Load { .. }));
 }
 
@@ -140,8 +143,15 @@ fn run_sequence(b: &Arc<dyn Backend>) -> Vec<Vec<u8>> {
     let w_norm = act.tensor((4 * k * m) as u64, DType::F32, &[k]);
     let normed = act.tensor((8 * k * m) as u64, DType::F32, &[k, m]);
     let out = act.tensor((12 * k * m) as u64, DType::F32, &[n, m]);
-    b.run(&Op::RmsNorm(&NormArgs { x: x_t, weight: w_norm, bias: TensorDesc::NONE, out: normed, eps: 1e-5, _reserved: 0 }))
-        .unwrap();
+    b.run(&Op::RmsNorm(&NormArgs {
+        x: x_t,
+        weight: w_norm,
+        bias: TensorDesc::NONE,
+        out: normed,
+        eps: 1e-5,
+        _reserved: 0,
+    }))
+    .unwrap();
     b.run(&Op::Matmul(&MatmulArgs { w: w_buf.tensor(0, DType::Q4K, &[k, n]), x: normed, out })).unwrap();
     let mut outs = Vec::new();
     for t in [normed, out] {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use rocmforge_backend_api::loader::BackendLib;
 use rocmforge_backend_api::op::*;
 use rocmforge_backend_api::{Backend, DType, DeviceBuffer, Op, OpKind, TensorDesc};
-use rocmforge_conformance::Outcome;
 use rocmforge_backend_cpu::CpuBackend;
+use rocmforge_conformance::Outcome;
 use rocmforge_tests::*;
 
 fn build_template() -> std::path::PathBuf {
@@ -52,7 +52,9 @@ fn template_plugin_builds_loads_and_matches_the_cpu_oracle() {
     assert_eq!(b.name(), "template");
 
     // It claims add on f32 and nothing it cannot do.
-    let t = |shape: &[usize], off: u64| TensorDesc::contiguous(rocmforge_backend_api::BufferHandle(1), off, DType::F32, shape);
+    let t = |shape: &[usize], off: u64| {
+        TensorDesc::contiguous(rocmforge_backend_api::BufferHandle(1), off, DType::F32, shape)
+    };
     assert!(b.supports_op(&Op::Add(&BinaryArgs { a: t(&[6, 4], 0), b: t(&[6], 96), out: t(&[6, 4], 120) })));
     let mm = MatmulArgs { w: t(&[6, 4], 0), x: t(&[6, 1], 96), out: t(&[4, 1], 120) };
     assert!(!b.supports_op(&Op::Matmul(&mm)));

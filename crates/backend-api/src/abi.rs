@@ -78,7 +78,8 @@ pub struct BackendVtable {
     pub supports_op: Option<unsafe extern "C" fn(ctx: *mut c_void, kind: u32, args: *const c_void) -> i32>,
     pub buffer_alloc: Option<unsafe extern "C" fn(ctx: *mut c_void, size: u64, out: *mut u64) -> i32>,
     /// Wrap (or copy) read-only host memory that outlives the buffer.
-    pub buffer_from_host: Option<unsafe extern "C" fn(ctx: *mut c_void, ptr: *const u8, len: u64, out: *mut u64) -> i32>,
+    pub buffer_from_host:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, ptr: *const u8, len: u64, out: *mut u64) -> i32>,
     pub buffer_free: Option<unsafe extern "C" fn(ctx: *mut c_void, buffer: u64)>,
     /// Stream-ordered; `data` may be reused when the call returns.
     pub buffer_upload:

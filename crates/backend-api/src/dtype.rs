@@ -103,16 +103,16 @@ impl DType {
         match self {
             DType::F32 | DType::I32 => 4,
             DType::F16 | DType::BF16 => 2,
-            DType::Q4_0 => 18,  // f16 d + 16 bytes of nibbles
-            DType::Q4_1 => 20,  // f16 d, f16 m + 16
-            DType::Q5_0 => 22,  // f16 d + u32 high bits + 16
-            DType::Q5_1 => 24,  // f16 d, f16 m + u32 + 16
-            DType::Q8_0 => 34,  // f16 d + 32 i8
-            DType::Q2K => 84,   // 16 scales + 64 quants + f16 d, dmin
-            DType::Q3K => 110,  // 32 hmask + 64 quants + 12 scales + f16 d
-            DType::Q4K => 144,  // f16 d, dmin + 12 scales + 128 quants
-            DType::Q5K => 176,  // f16 d, dmin + 12 scales + 32 qh + 128 quants
-            DType::Q6K => 210,  // 128 ql + 64 qh + 16 scales + f16 d
+            DType::Q4_0 => 18, // f16 d + 16 bytes of nibbles
+            DType::Q4_1 => 20, // f16 d, f16 m + 16
+            DType::Q5_0 => 22, // f16 d + u32 high bits + 16
+            DType::Q5_1 => 24, // f16 d, f16 m + u32 + 16
+            DType::Q8_0 => 34, // f16 d + 32 i8
+            DType::Q2K => 84,  // 16 scales + 64 quants + f16 d, dmin
+            DType::Q3K => 110, // 32 hmask + 64 quants + 12 scales + f16 d
+            DType::Q4K => 144, // f16 d, dmin + 12 scales + 128 quants
+            DType::Q5K => 176, // f16 d, dmin + 12 scales + 32 qh + 128 quants
+            DType::Q6K => 210, // 128 ql + 64 qh + 16 scales + f16 d
         }
     }
 

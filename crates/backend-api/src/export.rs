@@ -313,9 +313,7 @@ unsafe extern "C" fn buffer_copy<B: Backend>(
     len: u64,
 ) -> i32 {
     // SAFETY: vtable contract.
-    unsafe {
-        call::<B>(ctx, |b| b.buffer_copy(BufferHandle(src), src_offset, BufferHandle(dst), dst_offset, len))
-    }
+    unsafe { call::<B>(ctx, |b| b.buffer_copy(BufferHandle(src), src_offset, BufferHandle(dst), dst_offset, len)) }
 }
 
 unsafe extern "C" fn run<B: Backend>(ctx: *mut c_void, kind: u32, args: *const c_void) -> i32 {

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::abi::{read_str, BackendVtable, DeviceInfoRaw};
-use crate::{
-    validate, Backend, BackendError, BufferHandle, DeviceInfo, DeviceKind, Op, Result, Status,
-};
+use crate::{validate, Backend, BackendError, BufferHandle, DeviceInfo, DeviceKind, Op, Result, Status};
 
 /// A backend instance living in a plugin library.
 pub struct ForeignBackend {
@@ -197,9 +195,7 @@ impl Backend for ForeignBackend {
         len: u64,
     ) -> Result<()> {
         // SAFETY: plain values only.
-        self.call("buffer_copy", |ctx| unsafe {
-            (self.vt.buffer_copy)(ctx, src.0, src_offset, dst.0, dst_offset, len)
-        })
+        self.call("buffer_copy", |ctx| unsafe { (self.vt.buffer_copy)(ctx, src.0, src_offset, dst.0, dst_offset, len) })
     }
 
     fn run(&self, op: &Op<'_>) -> Result<()> {

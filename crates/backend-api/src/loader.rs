@@ -42,9 +42,9 @@ impl BackendLib {
         let sym = |name: &str| -> Result<*const ()> {
             // SAFETY: only the address is taken here; it is cast to the
             // documented signature of that symbol below.
-            unsafe { lib.get::<*const ()>(name.as_bytes()) }.map(|s| *s).map_err(|_| {
-                load_err(path, format!("not a ROCmForge backend plugin (missing symbol `{name}`)"))
-            })
+            unsafe { lib.get::<*const ()>(name.as_bytes()) }
+                .map(|s| *s)
+                .map_err(|_| load_err(path, format!("not a ROCmForge backend plugin (missing symbol `{name}`)")))
         };
         let version_ptr = sym(abi::SYMBOL_ABI_VERSION)?;
         // SAFETY: the symbol is documented as `AbiVersionFn`.
@@ -159,8 +159,8 @@ struct BackendsSection {
 /// relative to the file.
 pub fn config_backend_paths(file: &Path) -> Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(file).map_err(|e| load_err(file, format!("cannot read config: {e}")))?;
-    let cfg: Config = toml::from_str(&text)
-        .map_err(|e| load_err(file, format!("bad config: {}", e.message().replace('\n', " "))))?;
+    let cfg: Config =
+        toml::from_str(&text).map_err(|e| load_err(file, format!("bad config: {}", e.message().replace('\n', " "))))?;
     let base = file.parent().unwrap_or(Path::new("."));
     Ok(cfg.backends.paths.into_iter().map(|p| if p.is_relative() { base.join(p) } else { p }).collect())
 }
@@ -210,8 +210,7 @@ pub fn discover() -> Result<Vec<(String, PathBuf)>> {
         names.sort();
         for p in names {
             let Some(f) = p.file_name().and_then(|f| f.to_str()) else { continue };
-            let Some(name) = f.strip_prefix(&prefix).and_then(|r| r.strip_suffix(std::env::consts::DLL_SUFFIX))
-            else {
+            let Some(name) = f.strip_prefix(&prefix).and_then(|r| r.strip_suffix(std::env::consts::DLL_SUFFIX)) else {
                 continue;
             };
             if !found.iter().any(|(n, _)| n == name) {

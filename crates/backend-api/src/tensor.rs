@@ -43,14 +43,8 @@ pub struct TensorDesc {
 
 impl TensorDesc {
     /// The absent operand (for optional inputs such as a norm's bias).
-    pub const NONE: TensorDesc = TensorDesc {
-        buffer: BufferHandle::NONE,
-        offset: 0,
-        dtype: 0,
-        _reserved: 0,
-        ne: [0; 4],
-        nb: [0; 4],
-    };
+    pub const NONE: TensorDesc =
+        TensorDesc { buffer: BufferHandle::NONE, offset: 0, dtype: 0, _reserved: 0, ne: [0; 4], nb: [0; 4] };
 
     /// A densely packed tensor of shape `shape` (innermost first, at most 4
     /// dims) at `offset` in `buffer`.

@@ -313,11 +313,8 @@ mod tests {
 
     #[test]
     fn output_overlapping_an_input_is_rejected() {
-        let args = BinaryArgs {
-            a: t(1, 0, DType::F32, &[8]),
-            b: t(1, 0, DType::F32, &[8]),
-            out: t(1, 16, DType::F32, &[8]),
-        };
+        let args =
+            BinaryArgs { a: t(1, 0, DType::F32, &[8]), b: t(1, 0, DType::F32, &[8]), out: t(1, 16, DType::F32, &[8]) };
         let e = validate_op(&Op::Add(&args)).unwrap_err();
         assert!(e.to_string().starts_with("add: out: expected no overlap with a"), "{e}");
     }

@@ -14,9 +14,7 @@ pub mod quant;
 mod ops;
 mod storage;
 
-use rocmforge_backend_api::{
-    validate::validate_op, Backend, BufferHandle, DeviceInfo, DeviceKind, Op, Probe, Result,
-};
+use rocmforge_backend_api::{validate::validate_op, Backend, BufferHandle, DeviceInfo, DeviceKind, Op, Probe, Result};
 
 use storage::Storage;
 
@@ -103,9 +101,8 @@ impl Backend for CpuBackend {
             ));
         }
         // SAFETY: the ranges do not overlap (checked above).
-        let (s, d) = unsafe {
-            (self.storage.bytes(src, src_offset, len)?, self.storage.bytes_mut(dst, dst_offset, len)?)
-        };
+        let (s, d) =
+            unsafe { (self.storage.bytes(src, src_offset, len)?, self.storage.bytes_mut(dst, dst_offset, len)?) };
         d.copy_from_slice(s);
         Ok(())
     }

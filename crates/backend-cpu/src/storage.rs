@@ -11,9 +11,14 @@ use rocmforge_backend_api::{BackendError, BufferHandle, Result, TensorDesc};
 const ALIGN: usize = 64;
 
 enum Memory {
-    Owned { ptr: *mut u8, layout: Layout },
+    Owned {
+        ptr: *mut u8,
+        layout: Layout,
+    },
     /// Read-only memory owned by the host.
-    Host { ptr: *const u8 },
+    Host {
+        ptr: *const u8,
+    },
 }
 
 struct Buffer {

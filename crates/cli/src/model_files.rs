@@ -29,7 +29,10 @@ pub fn resolve(spec: &str) -> anyhow::Result<PathBuf> {
         if cached.is_file() {
             return Ok(cached);
         }
-        anyhow::bail!("model `{spec}` is not in the cache ({}); fetch it with scripts/fetch-models.sh", cached.display());
+        anyhow::bail!(
+            "model `{spec}` is not in the cache ({}); fetch it with scripts/fetch-models.sh",
+            cached.display()
+        );
     }
     let names: Vec<&str> = DEFAULT_MODELS.iter().map(|(n, _)| *n).collect();
     anyhow::bail!("{spec}: no such file (and not a default model name: {})", names.join(", "))

@@ -59,8 +59,13 @@ const SENTINEL: u8 = 0xA5;
 /// The result of one case on a backend.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
-    Pass { nmse: f64 },
-    Fail { nmse: f64, reason: String },
+    Pass {
+        nmse: f64,
+    },
+    Fail {
+        nmse: f64,
+        reason: String,
+    },
     /// `supports_op` said no.
     Unsupported,
 }
@@ -153,14 +158,12 @@ pub fn check(dev: &Arc<dyn Backend>, oracle: &Arc<dyn Backend>, case: &Case) -> 
         return Outcome::Pass { nmse: e };
     }
     // Name the worst element to make a failure actionable.
-    let (i, d) = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs())
-        .enumerate()
-        .fold((0, 0.0f32), |(bi, bd), (i, d)| if d > bd || d.is_nan() { (i, d) } else { (bi, bd) });
-    Outcome::Fail {
-        nmse: e,
-        reason: format!("worst element {i}: got {} want {} (|diff| {d})", got[i], want[i]),
-    }
+    let (i, d) = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).enumerate().fold((0, 0.0f32), |(bi, bd), (i, d)| {
+        if d > bd || d.is_nan() {
+            (i, d)
+        } else {
+            (bi, bd)
+        }
+    });
+    Outcome::Fail { nmse: e, reason: format!("worst element {i}: got {} want {} (|diff| {d})", got[i], want[i]) }
 }

@@ -149,8 +149,7 @@ impl WeightType {
         let want = match self {
             WeightType::Uniform(t) => t,
             WeightType::Q4KM => {
-                let more_bits =
-                    |i: usize| i < n_layer / 8 || i >= 7 * n_layer / 8 || (i - n_layer / 8) % 3 == 2;
+                let more_bits = |i: usize| i < n_layer / 8 || i >= 7 * n_layer / 8 || (i - n_layer / 8) % 3 == 2;
                 let big = name == "output.weight" || name == "token_embd.weight";
                 let mixed = (name.ends_with("attn_v.weight") || name.ends_with("ffn_down.weight"))
                     && layer.is_some_and(more_bits);

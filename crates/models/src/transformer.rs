@@ -116,7 +116,8 @@ pub struct Transformer {
 
 impl Transformer {
     pub fn load(gguf: Arc<GgufFile>, backend: Arc<dyn Backend>, opts: &LoadOptions, arch: Arch) -> Result<Self> {
-        let tok = gguf.tensor("token_embd.weight").ok_or(ModelError::MissingTensor { name: "token_embd.weight".into() })?;
+        let tok =
+            gguf.tensor("token_embd.weight").ok_or(ModelError::MissingTensor { name: "token_embd.weight".into() })?;
         let n_vocab = tok.dims().get(1).copied().unwrap_or(0) as usize;
         let hp = HParams::from_gguf(&gguf, arch.name, arch.rope_mode, n_vocab)?;
         if let Some(vl) = gguf.get_usize_opt(&format!("{}.attention.value_length", arch.name))? {
@@ -190,7 +191,14 @@ impl Transformer {
     }
 
     /// `out = w·x (+ b)`; `tmp` holds the product when there is a bias.
-    fn linear(&self, w: &TensorDesc, b: &TensorDesc, x: TensorDesc, tmp: TensorDesc, out: TensorDesc) -> Result<(), BackendError> {
+    fn linear(
+        &self,
+        w: &TensorDesc,
+        b: &TensorDesc,
+        x: TensorDesc,
+        tmp: TensorDesc,
+        out: TensorDesc,
+    ) -> Result<(), BackendError> {
         if b.is_none() {
             return self.run(Op::Matmul(&MatmulArgs { w: *w, x, out }));
         }
@@ -199,7 +207,14 @@ impl Transformer {
     }
 
     fn rms_norm(&self, x: TensorDesc, weight: &TensorDesc, out: TensorDesc) -> Result<(), BackendError> {
-        self.run(Op::RmsNorm(&NormArgs { x, weight: *weight, bias: TensorDesc::NONE, out, eps: self.hp.rms_eps, _reserved: 0 }))
+        self.run(Op::RmsNorm(&NormArgs {
+            x,
+            weight: *weight,
+            bias: TensorDesc::NONE,
+            out,
+            eps: self.hp.rms_eps,
+            _reserved: 0,
+        }))
     }
 
     /// One chunk of at most `batch` tokens at `start`; returns logits of the
@@ -251,7 +266,12 @@ impl Transformer {
                 block_table: self.kv.block_table.tensor(0, DType::I32, &[self.kv.n_blocks, 1]),
                 seqs: reshape(&s.seqs, &[3, 1]),
                 out: reshape(&cols(&s.attn, n), &[hd, nh, n]),
-                params: AttentionParams { scale: 1.0 / (hd as f32).sqrt(), softcap: 0.0, sliding_window: 0, _reserved: 0 },
+                params: AttentionParams {
+                    scale: 1.0 / (hd as f32).sqrt(),
+                    softcap: 0.0,
+                    sliding_window: 0,
+                    _reserved: 0,
+                },
             }))?;
             self.run(Op::Matmul(&MatmulArgs { w: l.wo, x: cols(&s.attn, n), out: cols(&s.o, n) }))?;
             let x2 = cols(&s.x2, n);
@@ -299,7 +319,10 @@ impl CausalLm for Transformer {
         })?;
         let _ = end;
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.hp.n_vocab) {
-            return Err(BackendError::InvalidArgument(format!("token id {bad} is outside the vocabulary ({})", self.hp.n_vocab)));
+            return Err(BackendError::InvalidArgument(format!(
+                "token id {bad} is outside the vocabulary ({})",
+                self.hp.n_vocab
+            )));
         }
         let mut out = Vec::new();
         let chunks: Vec<&[u32]> = tokens.chunks(self.batch).collect();
@@ -321,7 +344,8 @@ impl CausalLm for Transformer {
 impl KvCache {
     fn new(backend: &Arc<dyn Backend>, hp: &HParams, n_ctx: usize) -> Result<KvCache> {
         let n_blocks = n_ctx.div_ceil(KV_BLOCK_LEN);
-        let layer_bytes = KV_DTYPE.row_bytes((hp.head_dim * hp.n_head_kv * KV_BLOCK_LEN * n_blocks) as u64).unwrap_or(0);
+        let layer_bytes =
+            KV_DTYPE.row_bytes((hp.head_dim * hp.n_head_kv * KV_BLOCK_LEN * n_blocks) as u64).unwrap_or(0);
         let total = layer_bytes * hp.n_layer as u64;
         let k = DeviceBuffer::alloc(backend, total)?;
         let v = DeviceBuffer::alloc(backend, total)?;

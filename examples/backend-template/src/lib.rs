@@ -12,8 +12,7 @@ use std::sync::Mutex;
 
 use rocmforge_backend_api::op::{BinaryArgs, GluArgs, ScaleArgs};
 use rocmforge_backend_api::{
-    Backend, BackendError, BufferHandle, DType, DeviceInfo, DeviceKind, Op, Probe, Result,
-    TensorDesc,
+    Backend, BackendError, BufferHandle, DType, DeviceInfo, DeviceKind, Op, Probe, Result, TensorDesc,
 };
 
 /// Buffers in host memory, by handle.
@@ -29,10 +28,7 @@ pub struct TemplateBackend {
 }
 
 fn probe() -> Probe {
-    Probe {
-        score: 1,
-        description: "template backend (host memory, element-wise f32 ops)".into(),
-    }
+    Probe { score: 1, description: "template backend (host memory, element-wise f32 ops)".into() }
 }
 
 fn init() -> Result<TemplateBackend> {
@@ -47,39 +43,23 @@ fn invalid(msg: String) -> BackendError {
 
 impl TemplateBackend {
     fn with_buffers<T>(&self, f: impl FnOnce(&mut Buffers) -> Result<T>) -> Result<T> {
-        let mut b = self
-            .buffers
-            .lock()
-            .map_err(|_| BackendError::Internal("poisoned lock".into()))?;
+        let mut b = self.buffers.lock().map_err(|_| BackendError::Internal("poisoned lock".into()))?;
         f(&mut b)
     }
 
     /// Read a contiguous F32 tensor.
     fn read_f32(b: &Buffers, t: &TensorDesc) -> Result<Vec<f32>> {
         let n = t.elements().ok_or_else(|| invalid("bad shape".into()))? as usize;
-        let buf = b
-            .map
-            .get(&t.buffer.0)
-            .ok_or_else(|| invalid(format!("unknown buffer {}", t.buffer.0)))?;
+        let buf = b.map.get(&t.buffer.0).ok_or_else(|| invalid(format!("unknown buffer {}", t.buffer.0)))?;
         let start = t.offset as usize;
-        let bytes = buf
-            .get(start..start + 4 * n)
-            .ok_or_else(|| invalid("tensor out of buffer".into()))?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        let bytes = buf.get(start..start + 4 * n).ok_or_else(|| invalid("tensor out of buffer".into()))?;
+        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 
     fn write_f32(b: &mut Buffers, t: &TensorDesc, vals: &[f32]) -> Result<()> {
-        let buf = b
-            .map
-            .get_mut(&t.buffer.0)
-            .ok_or_else(|| invalid(format!("unknown buffer {}", t.buffer.0)))?;
+        let buf = b.map.get_mut(&t.buffer.0).ok_or_else(|| invalid(format!("unknown buffer {}", t.buffer.0)))?;
         let start = t.offset as usize;
-        let bytes = buf
-            .get_mut(start..start + 4 * vals.len())
-            .ok_or_else(|| invalid("tensor out of buffer".into()))?;
+        let bytes = buf.get_mut(start..start + 4 * vals.len()).ok_or_else(|| invalid("tensor out of buffer".into()))?;
         for (c, v) in bytes.chunks_exact_mut(4).zip(vals) {
             c.copy_from_slice(&v.to_le_bytes());
         }
@@ -98,9 +78,7 @@ impl TemplateBackend {
                     for i1 in 0..an[1] {
                         for i0 in 0..an[0] {
                             let ai = ((i3 * an[2] + i2) * an[1] + i1) * an[0] + i0;
-                            let bi = (((i3 % bn[3]) * bn[2] + i2 % bn[2]) * bn[1] + i1 % bn[1])
-                                * bn[0]
-                                + i0 % bn[0];
+                            let bi = (((i3 % bn[3]) * bn[2] + i2 % bn[2]) * bn[1] + i1 % bn[1]) * bn[0] + i0 % bn[0];
                             out.push(f(x[ai as usize], y[bi as usize]));
                         }
                     }
@@ -122,11 +100,7 @@ impl TemplateBackend {
         self.with_buffers(|b| {
             let g = Self::read_f32(b, &a.gate)?;
             let u = Self::read_f32(b, &a.up)?;
-            let out: Vec<f32> = g
-                .iter()
-                .zip(&u)
-                .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
-                .collect();
+            let out: Vec<f32> = g.iter().zip(&u).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
             Self::write_f32(b, &a.out, &out)
         })
     }
@@ -138,25 +112,16 @@ impl Backend for TemplateBackend {
     }
 
     fn device_info(&self) -> Result<DeviceInfo> {
-        Ok(DeviceInfo {
-            name: "template (host memory)".into(),
-            kind: DeviceKind::Cpu,
-            total_memory: 0,
-            free_memory: 0,
-        })
+        Ok(DeviceInfo { name: "template (host memory)".into(), kind: DeviceKind::Cpu, total_memory: 0, free_memory: 0 })
     }
 
     fn supports_op(&self, op: &Op<'_>) -> bool {
-        let all_f32 = op
-            .operands()
-            .iter()
-            .all(|(_, t)| t.is_none() || t.dtype() == Some(DType::F32));
+        let all_f32 = op.operands().iter().all(|(_, t)| t.is_none() || t.dtype() == Some(DType::F32));
         all_f32 && matches!(op, Op::Add(_) | Op::Mul(_) | Op::Scale(_) | Op::SiluMul(_))
     }
 
     fn buffer_alloc(&self, size: u64) -> Result<BufferHandle> {
-        let len = usize::try_from(size)
-            .map_err(|_| BackendError::OutOfMemory(format!("asked for {size} bytes")))?;
+        let len = usize::try_from(size).map_err(|_| BackendError::OutOfMemory(format!("asked for {size} bytes")))?;
         self.with_buffers(|b| {
             b.next += 1;
             let h = b.next;
@@ -185,10 +150,7 @@ impl Backend for TemplateBackend {
 
     fn buffer_upload(&self, buffer: BufferHandle, offset: u64, data: &[u8]) -> Result<()> {
         self.with_buffers(|b| {
-            let buf = b
-                .map
-                .get_mut(&buffer.0)
-                .ok_or_else(|| invalid(format!("unknown buffer {}", buffer.0)))?;
+            let buf = b.map.get_mut(&buffer.0).ok_or_else(|| invalid(format!("unknown buffer {}", buffer.0)))?;
             let start = offset as usize;
             buf.get_mut(start..start + data.len())
                 .ok_or_else(|| invalid("upload out of range".into()))?
@@ -199,14 +161,10 @@ impl Backend for TemplateBackend {
 
     fn buffer_download(&self, buffer: BufferHandle, offset: u64, out: &mut [u8]) -> Result<()> {
         self.with_buffers(|b| {
-            let buf = b
-                .map
-                .get(&buffer.0)
-                .ok_or_else(|| invalid(format!("unknown buffer {}", buffer.0)))?;
+            let buf = b.map.get(&buffer.0).ok_or_else(|| invalid(format!("unknown buffer {}", buffer.0)))?;
             let start = offset as usize;
             out.copy_from_slice(
-                buf.get(start..start + out.len())
-                    .ok_or_else(|| invalid("download out of range".into()))?,
+                buf.get(start..start + out.len()).ok_or_else(|| invalid("download out of range".into()))?,
             );
             Ok(())
         })

@@ -85,8 +85,12 @@ impl Src<'_> {
         let n = self.desc.elements().unwrap_or(0) as usize;
         let mut out = vec![0f32; n];
         // Contiguous plain types: one "row" of n elements.
-        crate::quant::dequantize_row(self.dtype(), &self.bytes[..self.dtype().row_bytes(n as u64).unwrap_or(0) as usize], &mut out)
-            .expect("validated contiguous float tensor");
+        crate::quant::dequantize_row(
+            self.dtype(),
+            &self.bytes[..self.dtype().row_bytes(n as u64).unwrap_or(0) as usize],
+            &mut out,
+        )
+        .expect("validated contiguous float tensor");
         out
     }
 

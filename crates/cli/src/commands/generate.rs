@@ -135,10 +135,8 @@ pub fn run(a: GenerateArgs, backend: Option<&str>) -> anyhow::Result<()> {
 }
 
 fn render_chat(s: &crate::session::Session, a: &GenerateArgs) -> anyhow::Result<String> {
-    let template = s
-        .gguf
-        .get_str_opt("tokenizer.chat_template")?
-        .context("--chat: the model has no tokenizer.chat_template")?;
+    let template =
+        s.gguf.get_str_opt("tokenizer.chat_template")?.context("--chat: the model has no tokenizer.chat_template")?;
     let text = |id: Option<u32>| id.map(|i| String::from_utf8_lossy(&s.tokenizer.token_to_piece(i)).into_owned());
     let bos = text(s.tokenizer.bos()).unwrap_or_default();
     let eos = text(s.tokenizer.eos()).unwrap_or_default();

@@ -3,5 +3,5 @@ pub mod check;
 pub mod generate;
 pub mod info;
 pub mod score;
-pub mod tokenize;
 pub mod synth;
+pub mod tokenize;

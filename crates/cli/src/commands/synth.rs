@@ -24,6 +24,12 @@ pub fn run(a: SynthArgs) -> anyhow::Result<()> {
     let wtype = WeightType::parse(&a.wtype)?;
     let bytes = synthetic::write_gguf(&shape, wtype, a.seed)?;
     std::fs::write(&a.out, &bytes).with_context(|| a.out.display().to_string())?;
-    eprintln!("wrote {} ({:.1} MiB, {} {})", a.out.display(), bytes.len() as f64 / (1u64 << 20) as f64, shape.name, a.wtype);
+    eprintln!(
+        "wrote {} ({:.1} MiB, {} {})",
+        a.out.display(),
+        bytes.len() as f64 / (1u64 << 20) as f64,
+        shape.name,
+        a.wtype
+    );
     Ok(())
 }
