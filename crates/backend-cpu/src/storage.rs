@@ -102,7 +102,7 @@ impl Storage {
     fn range(&self, h: BufferHandle, offset: u64, len: u64, write: bool) -> Result<*mut u8> {
         let t = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
         let b = t.map.get(&h.0).ok_or_else(|| BackendError::InvalidArgument(format!("unknown buffer {}", h.0)))?;
-        let end = offset.checked_add(len).filter(|&e| e <= b.len as u64).ok_or_else(|| {
+        offset.checked_add(len).filter(|&e| e <= b.len as u64).ok_or_else(|| {
             BackendError::InvalidArgument(format!(
                 "bytes {offset}..{} out of range of buffer {} ({} bytes)",
                 offset.saturating_add(len),
@@ -110,7 +110,6 @@ impl Storage {
                 b.len
             ))
         })?;
-        let _ = end;
         if write && matches!(b.mem, Memory::Host { .. }) {
             return Err(BackendError::InvalidArgument(format!("buffer {} wraps read-only host memory", h.0)));
         }

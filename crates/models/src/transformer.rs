@@ -310,14 +310,13 @@ impl CausalLm for Transformer {
         if tokens.is_empty() {
             return Err(BackendError::InvalidArgument(format!("{}: forward of no tokens", self.arch.name)));
         }
-        let end = start_pos.checked_add(tokens.len()).filter(|&e| e <= self.n_ctx).ok_or_else(|| {
+        start_pos.checked_add(tokens.len()).filter(|&e| e <= self.n_ctx).ok_or_else(|| {
             BackendError::InvalidArgument(format!(
                 "positions {start_pos}..{} exceed the context length {}",
                 start_pos.saturating_add(tokens.len()),
                 self.n_ctx
             ))
         })?;
-        let _ = end;
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.hp.n_vocab) {
             return Err(BackendError::InvalidArgument(format!(
                 "token id {bad} is outside the vocabulary ({})",
