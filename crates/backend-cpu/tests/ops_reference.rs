@@ -225,57 +225,6 @@ fn matmul_is_deterministic_across_thread_counts() {
     assert!(many.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()));
 }
 
-/// CPU time (user + system) of this process so far, in seconds, from
-/// `/proc/self/stat` (clock ticks of 1/100 s); 0 where unavailable.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the whole line.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
-    if f.len() < 13 {
-        return 0.0;
-    }
-    (f[11] + f[12]) / 100.0
-}
-
-/// Rough speed of the lm-head shape of SmolLM2-135M; run with
-/// `cargo test --release -p rocmforge-backend-cpu --test ops_reference -- --ignored --nocapture`.
-/// Prints wall time and CPU time (the latter is steadier on a shared machine).
-#[test]
-#[ignore]
-fn matmul_timing_q4_1_lm_head() {
-    let be = Ctx::new();
-    let mut r = rng(3);
-    let (k, n) = (576, 49152);
-    let wq = quantize(DType::Q4_1, &uniform(&mut r, k * n, -1.0, 1.0), k);
-    let w = be.raw(DType::Q4_1, &[k, n], &wq);
-    for m in [1usize, 8, 64, 300] {
-        let args = MatmulArgs {
-            w,
-            x: be.f32(&[k, m], &uniform(&mut r, k * m, -1.0, 1.0)),
-            out: be.zeros(DType::F32, &[n, m]),
-        };
-        be.run(Op::Matmul(&args)).unwrap(); // warm-up
-        let reps = (2400 / m).clamp(3, 100);
-        let (t, c) = (std::time::Instant::now(), cpu_seconds());
-        for _ in 0..reps {
-            be.run(Op::Matmul(&args)).unwrap();
-        }
-        let wall = t.elapsed().as_secs_f64() / reps as f64;
-        let cpu = (cpu_seconds() - c) / reps as f64;
-        let gflop = 2.0 * (k * n * m) as f64 / 1e9;
-        println!(
-            "q4_1 [{k}, {n}] x [{k}, {m}] on {} threads: {:.1} ms wall ({:.1} GFLOP/s), {:.1} ms CPU ({:.1} GFLOP per CPU-second)",
-            rayon::current_num_threads(),
-            wall * 1e3,
-            gflop / wall,
-            cpu * 1e3,
-            gflop / cpu
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------
 // get_rows / set_rows
 // ---------------------------------------------------------------------------
