@@ -55,4 +55,19 @@ fn qwen2_logits_match_llama_cpp_on_the_same_file() {
     let batched = &ours[last * n_vocab..];
     let d = step.iter().zip(batched).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(d <= 1e-4, "decode vs batched last-position logits differ by {d}");
+
+    // A prompt longer than the batch runs in chunks (5 + 5 + 2 tokens here):
+    // the same logits, for all positions and for the last one.
+    let gguf = Arc::new(GgufFile::open(dir.join("qwen2-tiny-f32.gguf")).unwrap());
+    let backend: Arc<dyn Backend> = Arc::new(CpuBackend::new().unwrap());
+    let opts = rocmforge_models::LoadOptions { batch_size: 5, ..Default::default() };
+    let mut chunked = rocmforge_models::load(gguf, backend, &opts).unwrap();
+    let all = chunked.forward(&tokens, 0, Logits::All).unwrap();
+    let d = all.iter().zip(&ours).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert_eq!(all.len(), ours.len());
+    assert!(d <= 1e-4, "chunked vs one-pass logits differ by {d}");
+    let last_only = chunked.forward(&tokens, 0, Logits::Last).unwrap();
+    assert_eq!(last_only.len(), n_vocab);
+    let d = last_only.iter().zip(batched).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(d <= 1e-4, "chunked last-position logits differ by {d}");
 }

@@ -218,8 +218,9 @@ impl Transformer {
     }
 
     /// One chunk of at most `batch` tokens at `start`; returns logits of the
-    /// last token or of all of them.
-    fn forward_chunk(&self, tokens: &[u32], start: usize, logits: Logits) -> Result<Vec<f32>, BackendError> {
+    /// last token or of all of them, or nothing (`None`: the chunk only fills
+    /// the KV cache, with no output layer and no blocking download).
+    fn forward_chunk(&self, tokens: &[u32], start: usize, logits: Option<Logits>) -> Result<Vec<f32>, BackendError> {
         let n = tokens.len();
         let s = &self.scratch;
         let hp = &self.hp;
@@ -283,12 +284,13 @@ impl Transformer {
             self.run(Op::Matmul(&MatmulArgs { w: l.w_down, x: cols(&s.act, n), out: cols(&s.down, n) }))?;
             self.run(Op::Add(&BinaryArgs { a: x2, b: cols(&s.down, n), out: x }))?;
         }
+        let (first, m) = match logits {
+            None => return Ok(Vec::new()),
+            Some(Logits::Last) => (n - 1, 1),
+            Some(Logits::All) => (0, n),
+        };
         let xb = cols(&s.xb, n);
         self.rms_norm(cols(&s.x, n), &self.output_norm, xb)?;
-        let (first, m) = match logits {
-            Logits::Last => (n - 1, 1),
-            Logits::All => (0, n),
-        };
         let d = hp.n_embd;
         let x_last = TensorDesc::contiguous(xb.buffer, xb.offset + (first * d * 4) as u64, DType::F32, &[d, m]);
         let out = cols(&s.logits, m);
@@ -328,13 +330,12 @@ impl CausalLm for Transformer {
         for (i, chunk) in chunks.iter().enumerate() {
             let pos = start_pos + i * self.batch;
             let last = i + 1 == chunks.len();
-            match logits {
-                Logits::All => out.extend(self.forward_chunk(chunk, pos, Logits::All)?),
-                Logits::Last if last => out = self.forward_chunk(chunk, pos, Logits::Last)?,
-                // Earlier chunks only fill the KV cache; their (last-token)
-                // logits are computed and dropped, which costs one row.
-                Logits::Last => drop(self.forward_chunk(chunk, pos, Logits::Last)?),
-            }
+            // For the last token's logits, earlier chunks only fill the KV cache.
+            let want = match logits {
+                Logits::Last if !last => None,
+                l => Some(l),
+            };
+            out.extend(self.forward_chunk(chunk, pos, want)?);
         }
         Ok(out)
     }
