@@ -1,39 +1,26 @@
-// matmul.hip: out[n, m] = sum_k w[k, n] * x[k, m] (ggml_mul_mat(w, x)).
+// matmul.hip: out[n, m] = sum_k w[k, n] * x[k, m] (ggml_mul_mat(w, x)) for
+// many columns M (prefill): the compute-bound half of the matmul op
+// (ops/matmul.rs; the decode half, M <= 8, is matvec.hip).
 //
 // w is [K, N] in any weight type, kept in its GGUF block layout (a row of K
 // elements is row_bytes bytes); x is [K, M] F32 or F16; out is [N, M] F32.
-// Everything is accumulated in f32 from f32 activations (F16 x is widened
-// exactly), so the only difference from the CPU oracle is summation order.
-//
-// Three kernels per (weight type, activation type), named
-// matmul_<wtype>_<xtype>_<variant>:
-//   gemv   M == 1 (decode): matrix-vector, bandwidth-bound. One warp per
-//          output row; the lanes spread over the row's runs of 8 elements
-//          (quantized) or its elements (float), each decoding its run and
-//          dotting it with x, then a warp reduction. Block = RF_GEMV_WARPS
-//          warps = as many rows.
-//   gemvn  2 <= M <= RF_GEMV_MAX_M: the same, every decoded weight is used
-//          for all M columns (M accumulators per lane).
-//   tile   larger M (prefill): a 64 x 64 output tile per block of 256
-//          threads, K in slabs of 32: the block decodes the 64 x 32 weight
-//          slab into shared memory as f32 (one run of 8 per thread), loads
-//          the 32 x 64 activation slab, and each thread accumulates a 4 x 4
-//          register block.
+// The portable kernel accumulates in f32 from f32 activations (F16 x is
+// widened exactly), so its only difference from the CPU oracle is
+// summation order. Kernels are named matmul_<wtype>_<xtype>_<variant>:
+//   tile   a 64 x 64 output tile per block of 256 threads, K in slabs of
+//          32: the block decodes the 64 x 32 weight slab into shared memory
+//          as f32 (one run of 8 per thread), loads the 32 x 64 activation
+//          slab, and each thread accumulates a 4 x 4 register block.
 //
 // The host (crates/backend-hip/src/ops/matmul.rs) guarantees: K, N, M and
 // K * M, N * M fit in i32; K is a whole number of blocks; the weight rows
 // are aligned as the format's loads assume (quant.h ALIGN).
 //
-// What faster versions would do (correct everywhere first):
-// - gemv: wider weight loads (whole 32-element groups per lane with 16-byte
-//   loads where the format allows), x staged in shared memory, more warps
-//   per row when N is small, and integer dot products on 8-bit-quantized
-//   activations (dp4a / sdot4, as ggml's MMVQ) for the quantized formats.
-// - tile: double-buffered slabs and 8 x 8 register blocks with vectorized
-//   shared-memory reads; on AMD, MFMA (CDNA) / WMMA (RDNA3) as the mma
-//   kernel below does with NVIDIA's tensor cores.
+// Faster: double-buffered slabs and 8 x 8 register blocks with vectorized
+// shared-memory reads; on AMD, MFMA (CDNA) / WMMA (RDNA3) as the mma kernel
+// below does with NVIDIA's tensor cores.
 //
-// A fourth kernel, on NVIDIA sm_80 and newer only (the host picks it there
+// A second kernel, on NVIDIA sm_80 and newer only (the host picks it there
 // for M >= 32, see ops/matmul.rs):
 //   mma    tensor cores: a 128 x 64 output tile per block of 256 threads
 //          (8 warps, 32 x 32 each), K in slabs of 64: the block decodes the
@@ -48,132 +35,12 @@
 //          ldmatrix, bigger warp tiles, and a split-K for few output tiles.
 #include "common/compat.h"
 #include "common/quant.h"
-
-#define RF_GEMV_WARPS 4
-#define RF_GEMV_MAX_M 8
+#include "common/activations.h"
 
 #define RF_TILE_N 64
 #define RF_TILE_M 64
 #define RF_TILE_K 32
 #define RF_TILE_THREADS 256
-
-// Activation element i as f32.
-RF_DEVICE float rf_x_load(const float* x, int i) {
-    return x[i];
-}
-RF_DEVICE float rf_x_load(const rf_u16* x, int i) {
-    return rf_f16_to_f32(x[i]);
-}
-
-// 16 bytes, for vector loads without the toolkit's float4/uint4.
-struct alignas(16) rf_b128 {
-    rf_u32 w[4];
-};
-
-// Activations x[0..8] as f32; `vec`: x is 16-byte aligned, so one or two
-// 16-byte loads fetch them. The matrix-vector kernels' lanes each read 8
-// consecutive activations, so the scalar form costs 8 load instructions
-// whose addresses are 32 bytes apart across the warp, the vector form 1-2
-// (the difference between an L1-bound and a bandwidth-bound kernel).
-RF_DEVICE void rf_x_load8(const float* x, bool vec, float* xv) {
-    if (vec) {
-        const rf_b128 a = ((const rf_b128*)x)[0], b = ((const rf_b128*)x)[1];
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            xv[i] = rf_u32_as_f32(a.w[i]);
-            xv[4 + i] = rf_u32_as_f32(b.w[i]);
-        }
-    } else {
-#pragma unroll
-        for (int i = 0; i < 8; ++i) xv[i] = x[i];
-    }
-}
-RF_DEVICE void rf_x_load8(const rf_u16* x, bool vec, float* xv) {
-    if (vec) {
-        const rf_b128 a = *(const rf_b128*)x;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            xv[2 * i] = rf_f16_to_f32((rf_u16)(a.w[i] & 0xffffu));
-            xv[2 * i + 1] = rf_f16_to_f32((rf_u16)(a.w[i] >> 16));
-        }
-    } else {
-#pragma unroll
-        for (int i = 0; i < 8; ++i) xv[i] = rf_f16_to_f32(x[i]);
-    }
-}
-
-// ---- matrix-vector: quantized weights ----------------------------------------
-
-template <class Q, class XT, int NC>
-RF_DEVICE void matmul_gemv_q(const rf_u8* w, const XT* x, float* out, int K, int N, int M, rf_u64 row_bytes) {
-    const int lane = threadIdx.x % RF_WARP_SIZE;
-    const int n = blockIdx.x * RF_GEMV_WARPS + threadIdx.x / RF_WARP_SIZE;
-    if (n >= N) return;  // the whole warp leaves together: shuffles below stay full-warp
-    const rf_u8* row = w + (rf_u64)n * row_bytes;
-    const int runs = K / 8;
-    const int cols = NC == 1 ? 1 : M;
-    // K is a multiple of 32 here, so when x starts 16-byte aligned every
-    // run's 8 activations of every column are too (uniform over the grid).
-    const bool xvec = (rf_u64)x % 16 == 0;
-    float acc[NC];
-#pragma unroll
-    for (int j = 0; j < NC; ++j) acc[j] = 0.0f;
-
-#pragma unroll 2
-    for (int r = lane; r < runs; r += RF_WARP_SIZE) {
-        float v[8];
-        Q::run(row + (rf_u64)(r / (Q::QK / 8)) * Q::BYTES, r % (Q::QK / 8), v);
-        const int k0 = 8 * r;
-#pragma unroll
-        for (int j = 0; j < NC; ++j) {
-            if (j < cols) {
-                float xv[8];
-                rf_x_load8(x + (rf_u64)j * K + k0, xvec, xv);
-                float s = acc[j];
-#pragma unroll
-                for (int i = 0; i < 8; ++i) s += v[i] * xv[i];
-                acc[j] = s;
-            }
-        }
-    }
-#pragma unroll
-    for (int j = 0; j < NC; ++j) {
-        if (j < cols) {
-            const float s = rf_warp_sum(acc[j]);
-            if (lane == 0) out[(rf_u64)j * N + n] = s;
-        }
-    }
-}
-
-// ---- matrix-vector: float weights (any K) ------------------------------------
-
-template <class F, class XT, int NC>
-RF_DEVICE void matmul_gemv_f(const rf_u8* w, const XT* x, float* out, int K, int N, int M, rf_u64 row_bytes) {
-    const int lane = threadIdx.x % RF_WARP_SIZE;
-    const int n = blockIdx.x * RF_GEMV_WARPS + threadIdx.x / RF_WARP_SIZE;
-    if (n >= N) return;
-    const rf_u8* row = w + (rf_u64)n * row_bytes;
-    const int cols = NC == 1 ? 1 : M;
-    float acc[NC];
-#pragma unroll
-    for (int j = 0; j < NC; ++j) acc[j] = 0.0f;
-
-#pragma unroll 4
-    for (int k = lane; k < K; k += RF_WARP_SIZE) {
-        const float wv = F::load(row, k);
-#pragma unroll
-        for (int j = 0; j < NC; ++j) {
-            if (j < cols) acc[j] += wv * rf_x_load(x + (rf_u64)j * K, k);
-        }
-    }
-#pragma unroll
-    for (int j = 0; j < NC; ++j) {
-        if (j < cols) {
-            const float s = rf_warp_sum(acc[j]);
-            if (lane == 0) out[(rf_u64)j * N + n] = s;
-        }
-    }
-}
 
 // ---- tiled: shared parts -----------------------------------------------------
 
@@ -479,7 +346,6 @@ RF_DEVICE void matmul_mma_f(const rf_u8* w, const XT* x, float* out, int K, int 
 
 // ---- entry points --------------------------------------------------------------
 // Every kernel takes (w, x, out, K, N, M, row_bytes). Launch shapes:
-//   gemv, gemvn: grid (ceil(N / RF_GEMV_WARPS)), block RF_GEMV_WARPS * RF_WARP_SIZE
 //   tile:        grid (ceil(N / 64), ceil(M / 64)), block 256
 //   mma:         grid (ceil(N / 128), ceil(M / 64)), block 256 (NVIDIA sm_80+ only)
 // The instances are listed one per line: weight type, activation type; the
@@ -489,23 +355,11 @@ RF_DEVICE void matmul_mma_f(const rf_u8* w, const XT* x, float* out, int K, int 
     const rf_u8 *__restrict__ w, const void *__restrict__ x, float *__restrict__ out, int K, int N, int M, rf_u64 row_bytes
 
 #define RF_MATMUL_Q(WNAME, WQ, XNAME, XT)                                                           \
-    extern "C" __global__ void matmul_##WNAME##_##XNAME##_gemv(RF_MATMUL_PARAMS) {                 \
-        matmul_gemv_q<WQ, XT, 1>(w, (const XT*)x, out, K, N, M, row_bytes);                       \
-    }                                                                                               \
-    extern "C" __global__ void matmul_##WNAME##_##XNAME##_gemvn(RF_MATMUL_PARAMS) {                \
-        matmul_gemv_q<WQ, XT, RF_GEMV_MAX_M>(w, (const XT*)x, out, K, N, M, row_bytes);           \
-    }                                                                                               \
     extern "C" __global__ void matmul_##WNAME##_##XNAME##_tile(RF_MATMUL_PARAMS) {                 \
         matmul_tile_q<WQ, XT>(w, (const XT*)x, out, K, N, M, row_bytes);                           \
     }
 
 #define RF_MATMUL_F(WNAME, WF, XNAME, XT)                                                           \
-    extern "C" __global__ void matmul_##WNAME##_##XNAME##_gemv(RF_MATMUL_PARAMS) {                 \
-        matmul_gemv_f<WF, XT, 1>(w, (const XT*)x, out, K, N, M, row_bytes);                       \
-    }                                                                                               \
-    extern "C" __global__ void matmul_##WNAME##_##XNAME##_gemvn(RF_MATMUL_PARAMS) {                \
-        matmul_gemv_f<WF, XT, RF_GEMV_MAX_M>(w, (const XT*)x, out, K, N, M, row_bytes);           \
-    }                                                                                               \
     extern "C" __global__ void matmul_##WNAME##_##XNAME##_tile(RF_MATMUL_PARAMS) {                 \
         matmul_tile_f<WF, XT>(w, (const XT*)x, out, K, N, M, row_bytes);                           \
     }

@@ -24,8 +24,12 @@ pub const COMPAT_H: Header<'static> =
 pub const QUANT_H: Header<'static> =
     Header { name: "common/quant.h", code: include_str!("../../../kernels/common/quant.h") };
 
+/// `kernels/common/activations.h`: F32/F16 activation loads (matvec, matmul).
+pub const ACTIVATIONS_H: Header<'static> =
+    Header { name: "common/activations.h", code: include_str!("../../../kernels/common/activations.h") };
+
 /// Every header a kernel source may include.
-pub const HEADERS: &[Header<'static>] = &[COMPAT_H, QUANT_H];
+pub const HEADERS: &[Header<'static>] = &[COMPAT_H, QUANT_H, ACTIVATIONS_H];
 
 /// Identity of a `'static` source: its text's address and length.
 type SourceId = (usize, usize);

@@ -1,10 +1,11 @@
-//! `matmul` (`out[n, m] = Σ_k w[k, n] · x[k, m]`) on `kernels/matmul.hip`.
+//! `matmul` (`out[n, m] = Σ_k w[k, n] · x[k, m]`): planning for every shape,
+//! and the prefill kernels of `kernels/matmul.hip`.
 //!
 //! Every weight type ([`DType::WEIGHTS`]) with F32 or F16 activations, F32
-//! out, weights read in their GGUF block layout. Three kernels per type pair,
-//! chosen by the number of activation columns `M`:
-//! - `M == 1` (decode): `matmul_<w>_<x>_gemv`, one warp per weight row;
-//! - `2 ≤ M ≤ 8`: `matmul_<w>_<x>_gemvn`, the same with `M` accumulators;
+//! out, weights read in their GGUF block layout. The kernel is chosen by the
+//! number of activation columns `M`:
+//! - `M == 1` (decode): `matmul_<w>_<x>_gemv`, and `2 ≤ M ≤ 8`:
+//!   `matmul_<w>_<x>_gemvn`, both in `kernels/matvec.hip` ([`matvec`]);
 //! - larger `M` (prefill): `matmul_<w>_<x>_tile`, 64 × 64 output tiles in
 //!   f32 (portable), or, on NVIDIA sm_80+ for `M ≥ 32` and weights other
 //!   than F32, `matmul_<w>_<x>_mma`: tensor cores (`mma.sync` m16n8k16,
@@ -29,6 +30,7 @@ use std::ffi::c_void;
 use rocmforge_backend_api::op::MatmulArgs;
 use rocmforge_backend_api::{BackendError, DType, Op, Result};
 
+use super::matvec;
 use crate::compile::KernelSource;
 use crate::HipBackend;
 
@@ -38,10 +40,6 @@ static SOURCE: KernelSource<'static> = KernelSource {
     headers: crate::kernels::HEADERS,
 };
 
-/// Warps (= weight rows) per block of the gemv kernels (`RF_GEMV_WARPS`).
-const GEMV_WARPS: u32 = 4;
-/// Most activation columns the gemvn kernel takes (`RF_GEMV_MAX_M`).
-const GEMV_MAX_M: i64 = 8;
 /// Output tile of the tiled kernel (`RF_TILE_N`, `RF_TILE_M`) and its threads.
 const TILE: i64 = 64;
 const TILE_THREADS: u32 = 256;
@@ -55,8 +53,10 @@ const MMA_THREADS: u32 = 256;
 const MMA_MIN_M: i32 = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Variant {
+pub(super) enum Variant {
+    /// `matvec.hip`, M = 1.
     Gemv,
+    /// `matvec.hip`, 2 ≤ M ≤ [`matvec::MAX_M`].
     Gemvn,
     Tile,
     /// Tensor cores (NVIDIA sm_80+), chosen by [`run`] over `Tile`.
@@ -64,14 +64,14 @@ enum Variant {
 }
 
 /// What a launch needs, worked out (and checked) from the descriptors.
-struct Plan {
-    wtype: DType,
-    xtype: DType,
-    k: i32,
-    n: i32,
-    m: i32,
-    row_bytes: u64,
-    variant: Variant,
+pub(super) struct Plan {
+    pub wtype: DType,
+    pub xtype: DType,
+    pub k: i32,
+    pub n: i32,
+    pub m: i32,
+    pub row_bytes: u64,
+    pub variant: Variant,
 }
 
 /// Alignment (bytes) the kernels' loads assume of a weight table of type `t`
@@ -113,7 +113,7 @@ fn plan(a: &MatmulArgs) -> Result<Plan> {
         .ok_or_else(|| BackendError::InvalidArgument(format!("matmul: K {k} is not whole {wtype} blocks")))?;
     let variant = match m {
         1 => Variant::Gemv,
-        _ if m <= GEMV_MAX_M => Variant::Gemvn,
+        _ if m <= matvec::MAX_M => Variant::Gemvn,
         _ => Variant::Tile,
     };
     if variant == Variant::Tile && (m + TILE - 1) / TILE > MAX_GRID_Y {
@@ -153,6 +153,9 @@ pub(crate) fn run(b: &HipBackend, op: &Op<'_>) -> Result<()> {
     if p.n == 0 || p.m == 0 {
         return Ok(()); // nothing to write
     }
+    if matches!(p.variant, Variant::Gemv | Variant::Gemvn) {
+        return matvec::run(b, a, &p);
+    }
     if p.variant == Variant::Tile && p.m >= MMA_MIN_M && p.wtype != DType::F32 && has_mma(b) {
         // The mma grid has fewer column tiles (64 per block, as Tile), so
         // plan's grid-size check holds for it too.
@@ -174,10 +177,7 @@ pub(crate) fn run(b: &HipBackend, op: &Op<'_>) -> Result<()> {
         &mut row_bytes as *mut u64 as *mut c_void,
     ];
     let (grid, block) = match p.variant {
-        Variant::Gemv | Variant::Gemvn => {
-            let warp = b.facts().warp_size;
-            ([(p.n as u32).div_ceil(GEMV_WARPS), 1, 1], [GEMV_WARPS * warp, 1, 1])
-        }
+        Variant::Gemv | Variant::Gemvn => unreachable!("matvec::run launched it"),
         Variant::Tile => {
             ([(p.n as u32).div_ceil(TILE as u32), (p.m as u32).div_ceil(TILE as u32), 1], [TILE_THREADS, 1, 1])
         }
@@ -193,7 +193,7 @@ pub(crate) fn run(b: &HipBackend, op: &Op<'_>) -> Result<()> {
 }
 
 /// `matmul_<wtype>_<xtype>_<variant>`, as `&'static str` for the kernel table.
-fn kernel_name(w: DType, x: DType, v: Variant) -> &'static str {
+pub(super) fn kernel_name(w: DType, x: DType, v: Variant) -> &'static str {
     macro_rules! names {
         ($w:literal) => {
             [
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn every_kernel_name_is_defined_in_the_source() {
         // The entry points are made by RF_MATMUL_Q/RF_MATMUL_F lines, one
-        // per (weight, activation) pair.
+        // per (weight, activation) pair (the gemv ones: see matvec.rs).
         for w in DType::WEIGHTS {
             for x in [DType::F32, DType::F16] {
                 let q = format!("RF_MATMUL_Q({w}, rf_{w}, {x}, ");

@@ -21,6 +21,7 @@ mod copy;
 mod elementwise;
 mod get_rows;
 mod matmul;
+mod matvec;
 mod norm;
 mod reduce;
 mod rope;
