@@ -34,6 +34,9 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Write a random-weight GGUF model at a named shape.
     Synth(commands::synth::SynthArgs),
+    /// Prompt-processing and token-generation speed (like llama-bench),
+    /// time to first token and peak memory.
+    Bench(commands::bench::BenchArgs),
     /// List the backend plugins found, with their score and device (or why
     /// they cannot run here).
     Backends,
@@ -50,6 +53,7 @@ fn main() {
         Command::Info(a) => commands::info::run(a),
         Command::Check(a) => commands::check::run(a, backend),
         Command::Synth(a) => commands::synth::run(a),
+        Command::Bench(a) => commands::bench::run(a, backend),
         Command::Backends => commands::backends::run(),
     };
     if let Err(e) = result {

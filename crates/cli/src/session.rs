@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use rocmforge_backend_api::Backend;
 use rocmforge_core::gguf::GgufFile;
 use rocmforge_core::model::CausalLm;
 use rocmforge_core::tokenizer::Tokenizer;
 use rocmforge_core::tokenizer_gguf::vocab_from_gguf;
+use rocmforge_models::LoadOptions;
 
 use crate::{backend_choice, model_files};
 
@@ -34,9 +36,28 @@ pub fn open(model: &str, backend: Option<&str>, context_length: Option<usize>) -
     let t0 = Instant::now();
     let (gguf, tokenizer) = open_file(model)?;
     let backend = backend_choice::load(backend)?;
+    let opts = LoadOptions { context_length, ..Default::default() };
+    load_model(gguf, tokenizer, backend, opts, t0)
+}
+
+/// Like [`open`], on a backend the caller already has (`bench` wraps it to
+/// meter memory) and with all load options (`progress` is set here).
+pub fn open_with_backend(model: &str, backend: Arc<dyn Backend>, opts: LoadOptions) -> anyhow::Result<Session> {
+    let t0 = Instant::now();
+    let (gguf, tokenizer) = open_file(model)?;
+    load_model(gguf, tokenizer, backend, opts, t0)
+}
+
+fn load_model(
+    gguf: Arc<GgufFile>,
+    tokenizer: Tokenizer,
+    backend: Arc<dyn Backend>,
+    opts: LoadOptions,
+    t0: Instant,
+) -> anyhow::Result<Session> {
     let tty = std::io::stderr().is_terminal();
     let progress: Option<fn(u64, u64)> = if tty { Some(draw_progress) } else { None };
-    let opts = rocmforge_models::LoadOptions { context_length, progress, ..Default::default() };
+    let opts = LoadOptions { progress, ..opts };
     let model = rocmforge_models::load(gguf.clone(), backend, &opts).context("loading model")?;
     let load_secs = t0.elapsed().as_secs_f64();
     if tty {

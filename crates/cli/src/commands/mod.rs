@@ -1,4 +1,5 @@
 pub mod backends;
+pub mod bench;
 pub mod check;
 pub mod generate;
 pub mod info;
