@@ -176,3 +176,24 @@ fn same_ops_give_identical_bits_in_process_and_through_dlopen() {
     // And they are not trivially zero.
     assert!(a[1].iter().any(|&v| v != 0));
 }
+
+/// Recorded graphs cross the ABI: begin/end/launch/free through the
+/// plugin's optional vtable entries, with errors from the plugin side.
+#[test]
+fn graphs_cross_the_abi() {
+    use rocmforge_backend_api::op::ScaleArgs;
+    use rocmforge_backend_api::{Graph, GraphHandle};
+    let b = BackendLib::open(&workspace_plugin("cpu")).unwrap().init().unwrap();
+    let buf = DeviceBuffer::alloc(&b, 32).unwrap();
+    let (x, out) = (buf.tensor(0, DType::F32, &[4]), buf.tensor(16, DType::F32, &[4]));
+    let bytes = |v: [f32; 4]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
+    buf.upload(0, &bytes([1.0, 2.0, 3.0, 4.0])).unwrap();
+    let g = Graph::record(&b, || b.run(&Op::Scale(&ScaleArgs { x, out, scale: 3.0, _reserved: 0 })))
+        .unwrap()
+        .expect("the cpu plugin records graphs");
+    buf.upload(0, &bytes([1.0, -1.0, 0.5, 2.0])).unwrap();
+    g.launch().unwrap();
+    assert_eq!(buf.download_f32(16, 4).unwrap(), vec![3.0, -3.0, 1.5, 6.0]);
+    let e = b.graph_launch(GraphHandle(999)).unwrap_err();
+    assert!(e.to_string().contains("unknown graph"), "{e}");
+}

@@ -53,7 +53,8 @@ pub struct DeviceInfoRaw {
 
 /// The function table of one backend instance. Every `i32` result is a
 /// [`crate::Status`]; on a non-`Ok` status `last_error` gives the message.
-/// All fields are required in ABI version 1 (a null one is a load error).
+/// The fields up to `synchronize` are required in ABI version 1 (a null one
+/// is a load error); the ones after are optional.
 /// Functions are called with the `ctx` from the same table, from one thread
 /// at a time.
 #[repr(C)]
@@ -94,7 +95,21 @@ pub struct BackendVtable {
     pub run: Option<unsafe extern "C" fn(ctx: *mut c_void, kind: u32, args: *const c_void) -> i32>,
     /// Block until enqueued work is done.
     pub synchronize: Option<unsafe extern "C" fn(ctx: *mut c_void) -> i32>,
+    // ---- optional: appended after version 1 shipped; null (or past the
+    // plugin's `struct_size`) means "not supported". ----
+    /// [`crate::Backend::graph_begin`].
+    pub graph_begin: Option<unsafe extern "C" fn(ctx: *mut c_void) -> i32>,
+    /// [`crate::Backend::graph_end`]: writes the new graph's id (never 0).
+    pub graph_end: Option<unsafe extern "C" fn(ctx: *mut c_void, out: *mut u64) -> i32>,
+    /// [`crate::Backend::graph_launch`].
+    pub graph_launch: Option<unsafe extern "C" fn(ctx: *mut c_void, graph: u64) -> i32>,
+    /// [`crate::Backend::graph_free`].
+    pub graph_free: Option<unsafe extern "C" fn(ctx: *mut c_void, graph: u64)>,
 }
+
+/// Bytes of the fields every version-1 plugin fills (all required); the
+/// optional ones after them may be absent from an older plugin's table.
+pub const VTABLE_REQUIRED_SIZE: usize = std::mem::offset_of!(BackendVtable, graph_begin);
 
 impl BackendVtable {
     /// An all-null table of this build's size, for the host to pass to `init`.
@@ -116,6 +131,10 @@ impl BackendVtable {
             buffer_copy: None,
             run: None,
             synchronize: None,
+            graph_begin: None,
+            graph_end: None,
+            graph_launch: None,
+            graph_free: None,
         }
     }
 }

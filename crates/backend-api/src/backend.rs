@@ -1,7 +1,7 @@
 //! The Backend trait: what every backend implements, in process or behind
 //! the C ABI.
 
-use crate::{BufferHandle, Op, Result};
+use crate::{BackendError, BufferHandle, GraphHandle, Op, Result};
 
 /// What kind of device a backend drives.
 #[repr(u32)]
@@ -96,4 +96,40 @@ pub trait Backend: Send + Sync {
 
     /// Block until all enqueued work has finished; reports its errors.
     fn synchronize(&self) -> Result<()>;
+
+    /// Start recording a graph: until [`Backend::graph_end`], [`Backend::run`]
+    /// records each op (after the usual checks) instead of enqueueing it.
+    /// While recording, only `run` and `graph_end` may be called. A graph
+    /// captures descriptors, not data: replays read whatever the buffers
+    /// hold then, so a decode step whose inputs (token ids, positions,
+    /// sequence lengths) live in device buffers records once and replays
+    /// every token without per-op host work (CUDA/HIP graphs on GPUs).
+    ///
+    /// Optional: the default answers `Unsupported` and callers run ops one
+    /// by one instead.
+    fn graph_begin(&self) -> Result<()> {
+        Err(graphs_unsupported(self))
+    }
+
+    /// Stop recording and return the graph. If an op failed while recording,
+    /// the recording is dropped and this returns that op's error.
+    fn graph_end(&self) -> Result<GraphHandle> {
+        Err(graphs_unsupported(self))
+    }
+
+    /// Enqueue every op of `graph` in recorded order. Stream-ordered. Every
+    /// buffer the graph uses must still be alive.
+    fn graph_launch(&self, graph: GraphHandle) -> Result<()> {
+        let _ = graph;
+        Err(graphs_unsupported(self))
+    }
+
+    /// Release a graph (unknown handles are ignored).
+    fn graph_free(&self, graph: GraphHandle) {
+        let _ = graph;
+    }
+}
+
+fn graphs_unsupported<B: Backend + ?Sized>(b: &B) -> BackendError {
+    BackendError::Unsupported { op: "graph".into(), reason: format!("the {} backend does not record graphs", b.name()) }
 }

@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use crate::abi::{write_str, BackendVtable, DeviceInfoRaw, ABI_VERSION, DEVICE_NAME_LEN};
-use crate::{validate, Backend, BackendError, BufferHandle, Op, OpKind, Probe, Result, Status};
+use crate::{validate, Backend, BackendError, BufferHandle, GraphHandle, Op, OpKind, Probe, Result, Status};
 
 /// Export `rocmforge_backend_abi_version`, `rocmforge_backend_score` and
 /// `rocmforge_backend_init` from a plugin crate (`crate-type = ["cdylib"]`).
@@ -146,6 +146,10 @@ fn vtable<B: Backend + 'static>(ctx: *mut c_void) -> BackendVtable {
         buffer_copy: Some(buffer_copy::<B>),
         run: Some(run::<B>),
         synchronize: Some(synchronize::<B>),
+        graph_begin: Some(graph_begin::<B>),
+        graph_end: Some(graph_end::<B>),
+        graph_launch: Some(graph_launch::<B>),
+        graph_free: Some(graph_free::<B>),
     }
 }
 
@@ -340,4 +344,38 @@ unsafe extern "C" fn run<B: Backend>(ctx: *mut c_void, kind: u32, args: *const c
 unsafe extern "C" fn synchronize<B: Backend>(ctx: *mut c_void) -> i32 {
     // SAFETY: vtable contract.
     unsafe { call::<B>(ctx, |b| b.synchronize()) }
+}
+
+unsafe extern "C" fn graph_begin<B: Backend>(ctx: *mut c_void) -> i32 {
+    // SAFETY: vtable contract.
+    unsafe { call::<B>(ctx, |b| b.graph_begin()) }
+}
+
+unsafe extern "C" fn graph_end<B: Backend>(ctx: *mut c_void, out: *mut u64) -> i32 {
+    // SAFETY: vtable contract.
+    unsafe {
+        call::<B>(ctx, |b| {
+            if out.is_null() {
+                return Err(BackendError::InvalidArgument("graph_end: null out pointer".into()));
+            }
+            let g = b.graph_end()?;
+            out.write(g.0);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn graph_launch<B: Backend>(ctx: *mut c_void, graph: u64) -> i32 {
+    // SAFETY: vtable contract.
+    unsafe { call::<B>(ctx, |b| b.graph_launch(GraphHandle(graph))) }
+}
+
+unsafe extern "C" fn graph_free<B: Backend>(ctx: *mut c_void, graph: u64) {
+    // SAFETY: vtable contract.
+    unsafe {
+        call::<B>(ctx, |b| {
+            b.graph_free(GraphHandle(graph));
+            Ok(())
+        })
+    };
 }

@@ -6,8 +6,8 @@ use std::ffi::c_void;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::abi::{read_str, BackendVtable, DeviceInfoRaw};
-use crate::{validate, Backend, BackendError, BufferHandle, DeviceInfo, DeviceKind, Op, Result, Status};
+use crate::abi::{read_str, BackendVtable, DeviceInfoRaw, VTABLE_REQUIRED_SIZE};
+use crate::{validate, Backend, BackendError, BufferHandle, DeviceInfo, DeviceKind, GraphHandle, Op, Result, Status};
 
 /// A backend instance living in a plugin library.
 pub struct ForeignBackend {
@@ -33,6 +33,16 @@ struct Vtable {
     buffer_copy: unsafe extern "C" fn(*mut c_void, u64, u64, u64, u64, u64) -> i32,
     run: unsafe extern "C" fn(*mut c_void, u32, *const c_void) -> i32,
     synchronize: unsafe extern "C" fn(*mut c_void) -> i32,
+    /// Present only when the plugin has all four graph entries.
+    graphs: Option<GraphFns>,
+}
+
+#[derive(Clone, Copy)]
+struct GraphFns {
+    begin: unsafe extern "C" fn(*mut c_void) -> i32,
+    end: unsafe extern "C" fn(*mut c_void, *mut u64) -> i32,
+    launch: unsafe extern "C" fn(*mut c_void, u64) -> i32,
+    free: unsafe extern "C" fn(*mut c_void, u64),
 }
 
 // SAFETY: the plugin's `ctx` is only used under `lock`, one thread at a time,
@@ -50,13 +60,12 @@ impl ForeignBackend {
     pub unsafe fn from_vtable(raw: BackendVtable, path: PathBuf) -> Result<ForeignBackend> {
         let fail = |reason: String| BackendError::Load { path: path.clone(), reason };
         let size = raw.struct_size as usize;
-        if size < std::mem::size_of::<BackendVtable>() {
-            // An ABI-1 table is never smaller than ours; a smaller one is a
-            // broken or foreign plugin.
+        if size < VTABLE_REQUIRED_SIZE {
+            // An ABI-1 table always has the required fields; a smaller one
+            // is a broken or foreign plugin.
             return Err(fail(format!(
-                "vtable of {size} bytes is smaller than ABI version {} needs ({})",
+                "vtable of {size} bytes is smaller than ABI version {} needs ({VTABLE_REQUIRED_SIZE})",
                 crate::abi::ABI_VERSION,
-                std::mem::size_of::<BackendVtable>()
             )));
         }
         if raw.abi_version != crate::abi::ABI_VERSION {
@@ -86,8 +95,16 @@ impl ForeignBackend {
             buffer_copy: need!(buffer_copy),
             run: need!(run),
             synchronize: need!(synchronize),
+            graphs: graph_fns(&raw, size),
         };
         Ok(ForeignBackend { vt, lock: Mutex::new(()), path })
+    }
+
+    fn no_graphs(&self) -> BackendError {
+        BackendError::Unsupported {
+            op: "graph".into(),
+            reason: format!("{} has no graph entries", self.path.display()),
+        }
     }
 
     /// The library this backend came from.
@@ -107,6 +124,14 @@ impl ForeignBackend {
         let msg = read_str(|buf, len| unsafe { (self.vt.last_error)(self.vt.ctx, buf, len) });
         Err(BackendError::from_status(status, what, msg))
     }
+}
+
+/// The graph entries, if the plugin's table reaches them and fills all four.
+fn graph_fns(raw: &BackendVtable, size: usize) -> Option<GraphFns> {
+    if size < std::mem::offset_of!(BackendVtable, graph_free) + std::mem::size_of::<usize>() {
+        return None;
+    }
+    Some(GraphFns { begin: raw.graph_begin?, end: raw.graph_end?, launch: raw.graph_launch?, free: raw.graph_free? })
 }
 
 impl Drop for ForeignBackend {
@@ -207,5 +232,36 @@ impl Backend for ForeignBackend {
     fn synchronize(&self) -> Result<()> {
         // SAFETY: `ctx` is live.
         self.call("synchronize", |ctx| unsafe { (self.vt.synchronize)(ctx) })
+    }
+
+    fn graph_begin(&self) -> Result<()> {
+        let Some(g) = self.vt.graphs else { return Err(self.no_graphs()) };
+        // SAFETY: `ctx` is live.
+        self.call("graph_begin", |ctx| unsafe { (g.begin)(ctx) })
+    }
+
+    fn graph_end(&self) -> Result<GraphHandle> {
+        let Some(g) = self.vt.graphs else { return Err(self.no_graphs()) };
+        let mut id = 0u64;
+        // SAFETY: `ctx` is live; `id` is a valid out pointer.
+        self.call("graph_end", |ctx| unsafe { (g.end)(ctx, &mut id) })?;
+        if id == 0 {
+            return Err(BackendError::Internal("graph_end: the plugin returned graph id 0".into()));
+        }
+        Ok(GraphHandle(id))
+    }
+
+    fn graph_launch(&self, graph: GraphHandle) -> Result<()> {
+        let Some(g) = self.vt.graphs else { return Err(self.no_graphs()) };
+        // SAFETY: `ctx` is live.
+        self.call("graph_launch", |ctx| unsafe { (g.launch)(ctx, graph.0) })
+    }
+
+    fn graph_free(&self, graph: GraphHandle) {
+        if let Some(g) = self.vt.graphs {
+            let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            // SAFETY: `ctx` is live.
+            unsafe { (g.free)(self.vt.ctx, graph.0) }
+        }
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::{Backend, BufferHandle, DeviceInfo, Op, Result};
+use crate::{Backend, BufferHandle, DeviceInfo, GraphHandle, Op, Result};
 
 /// Byte counts, kept together under one lock so `current` and `peak` always
 /// agree with the handle map.
@@ -132,6 +132,22 @@ impl Backend for MeteredBackend {
 
     fn synchronize(&self) -> Result<()> {
         self.inner.synchronize()
+    }
+
+    fn graph_begin(&self) -> Result<()> {
+        self.inner.graph_begin()
+    }
+
+    fn graph_end(&self) -> Result<GraphHandle> {
+        self.inner.graph_end()
+    }
+
+    fn graph_launch(&self, graph: GraphHandle) -> Result<()> {
+        self.inner.graph_launch(graph)
+    }
+
+    fn graph_free(&self, graph: GraphHandle) {
+        self.inner.graph_free(graph)
     }
 }
 

@@ -347,7 +347,71 @@ pub enum Op<'a> {
     Copy(&'a CopyArgs),
 }
 
+/// An [`Op`] holding its arguments by value, for backends that keep ops
+/// (a recorded graph on a backend without device graphs).
+#[derive(Clone, Copy, Debug)]
+pub enum OwnedOp {
+    Matmul(MatmulArgs),
+    GetRows(GetRowsArgs),
+    SetRows(SetRowsArgs),
+    RmsNorm(NormArgs),
+    LayerNorm(NormArgs),
+    Rope(RopeArgs),
+    Attention(AttentionArgs),
+    Add(BinaryArgs),
+    Mul(BinaryArgs),
+    Scale(ScaleArgs),
+    SiluMul(GluArgs),
+    GeluMul(GluArgs),
+    Softmax(SoftmaxArgs),
+    Argmax(ArgmaxArgs),
+    Copy(CopyArgs),
+}
+
+impl OwnedOp {
+    pub fn as_op(&self) -> Op<'_> {
+        match self {
+            OwnedOp::Matmul(a) => Op::Matmul(a),
+            OwnedOp::GetRows(a) => Op::GetRows(a),
+            OwnedOp::SetRows(a) => Op::SetRows(a),
+            OwnedOp::RmsNorm(a) => Op::RmsNorm(a),
+            OwnedOp::LayerNorm(a) => Op::LayerNorm(a),
+            OwnedOp::Rope(a) => Op::Rope(a),
+            OwnedOp::Attention(a) => Op::Attention(a),
+            OwnedOp::Add(a) => Op::Add(a),
+            OwnedOp::Mul(a) => Op::Mul(a),
+            OwnedOp::Scale(a) => Op::Scale(a),
+            OwnedOp::SiluMul(a) => Op::SiluMul(a),
+            OwnedOp::GeluMul(a) => Op::GeluMul(a),
+            OwnedOp::Softmax(a) => Op::Softmax(a),
+            OwnedOp::Argmax(a) => Op::Argmax(a),
+            OwnedOp::Copy(a) => Op::Copy(a),
+        }
+    }
+}
+
 impl Op<'_> {
+    /// The same op with its arguments copied.
+    pub fn to_owned_op(&self) -> OwnedOp {
+        match *self {
+            Op::Matmul(a) => OwnedOp::Matmul(*a),
+            Op::GetRows(a) => OwnedOp::GetRows(*a),
+            Op::SetRows(a) => OwnedOp::SetRows(*a),
+            Op::RmsNorm(a) => OwnedOp::RmsNorm(*a),
+            Op::LayerNorm(a) => OwnedOp::LayerNorm(*a),
+            Op::Rope(a) => OwnedOp::Rope(*a),
+            Op::Attention(a) => OwnedOp::Attention(*a),
+            Op::Add(a) => OwnedOp::Add(*a),
+            Op::Mul(a) => OwnedOp::Mul(*a),
+            Op::Scale(a) => OwnedOp::Scale(*a),
+            Op::SiluMul(a) => OwnedOp::SiluMul(*a),
+            Op::GeluMul(a) => OwnedOp::GeluMul(*a),
+            Op::Softmax(a) => OwnedOp::Softmax(*a),
+            Op::Argmax(a) => OwnedOp::Argmax(*a),
+            Op::Copy(a) => OwnedOp::Copy(*a),
+        }
+    }
+
     pub fn kind(&self) -> OpKind {
         match self {
             Op::Matmul(_) => OpKind::Matmul,

@@ -21,6 +21,11 @@ impl BufferHandle {
     }
 }
 
+/// Opaque id of a recorded graph ([`crate::Backend::graph_end`]); never 0.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GraphHandle(pub u64);
+
 /// A view of a tensor inside a backend buffer. `#[repr(C)]` and made of sized
 /// integers only, so it crosses the plugin ABI as is.
 ///

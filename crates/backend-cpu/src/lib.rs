@@ -11,10 +11,15 @@
 
 pub mod quant;
 
+mod graphs;
 mod ops;
 mod storage;
 
-use rocmforge_backend_api::{validate::validate_op, Backend, BufferHandle, DeviceInfo, DeviceKind, Op, Probe, Result};
+use rocmforge_backend_api::{
+    validate::validate_op, Backend, BackendError, BufferHandle, DeviceInfo, DeviceKind, GraphHandle, Op, Probe, Result,
+};
+
+use graphs::Graphs;
 
 use storage::Storage;
 
@@ -23,11 +28,21 @@ use storage::Storage;
 #[derive(Default)]
 pub struct CpuBackend {
     storage: Storage,
+    graphs: Graphs,
 }
 
 impl CpuBackend {
     pub fn new() -> Result<CpuBackend> {
         Ok(CpuBackend::default())
+    }
+
+    /// While a graph is recorded only ops may be called (as on a GPU, where
+    /// anything else would break the capture).
+    fn not_recording(&self, call: &str) -> Result<()> {
+        if self.graphs.is_recording() {
+            return Err(BackendError::InvalidArgument(format!("{call} while recording a graph")));
+        }
+        Ok(())
     }
 }
 
@@ -73,6 +88,7 @@ impl Backend for CpuBackend {
     }
 
     fn buffer_upload(&self, buffer: BufferHandle, offset: u64, data: &[u8]) -> Result<()> {
+        self.not_recording("buffer_upload")?;
         // SAFETY: `data` is host memory of the caller, not one of our buffers
         // being written elsewhere; one call at a time.
         let dst = unsafe { self.storage.bytes_mut(buffer, offset, data.len() as u64) }?;
@@ -81,6 +97,7 @@ impl Backend for CpuBackend {
     }
 
     fn buffer_download(&self, buffer: BufferHandle, offset: u64, out: &mut [u8]) -> Result<()> {
+        self.not_recording("buffer_download")?;
         // SAFETY: read-only borrow; `out` is the caller's memory.
         let src = unsafe { self.storage.bytes(buffer, offset, out.len() as u64) }?;
         out.copy_from_slice(src);
@@ -95,10 +112,9 @@ impl Backend for CpuBackend {
         dst_offset: u64,
         len: u64,
     ) -> Result<()> {
+        self.not_recording("buffer_copy")?;
         if src == dst && src_offset < dst_offset.saturating_add(len) && dst_offset < src_offset.saturating_add(len) {
-            return Err(rocmforge_backend_api::BackendError::InvalidArgument(
-                "buffer_copy: source and destination ranges overlap".into(),
-            ));
+            return Err(BackendError::InvalidArgument("buffer_copy: source and destination ranges overlap".into()));
         }
         // SAFETY: the ranges do not overlap (checked above).
         let (s, d) =
@@ -110,11 +126,34 @@ impl Backend for CpuBackend {
     fn run(&self, op: &Op<'_>) -> Result<()> {
         // Validation is what makes the borrows in `ops` sound: keep it first.
         validate_op(op)?;
+        if self.graphs.record(op.to_owned_op()) {
+            return Ok(());
+        }
         ops::dispatch(&self.storage, op)
     }
 
     fn synchronize(&self) -> Result<()> {
+        self.not_recording("synchronize")
+    }
+
+    fn graph_begin(&self) -> Result<()> {
+        self.graphs.begin()
+    }
+
+    fn graph_end(&self) -> Result<GraphHandle> {
+        self.graphs.end()
+    }
+
+    fn graph_launch(&self, graph: GraphHandle) -> Result<()> {
+        self.not_recording("graph_launch")?;
+        for op in self.graphs.ops(graph)? {
+            ops::dispatch(&self.storage, &op.as_op())?;
+        }
         Ok(())
+    }
+
+    fn graph_free(&self, graph: GraphHandle) {
+        self.graphs.free(graph)
     }
 }
 

@@ -45,17 +45,20 @@ pub mod kernels;
 pub mod runtime;
 
 mod buffers;
+mod graphs;
 mod ops;
 
 use std::sync::{Arc, Mutex};
 
 use rocmforge_backend_api::{
-    validate::validate_op, Backend, BackendError, BufferHandle, DeviceInfo, DeviceKind, Op, Probe, Result, TensorDesc,
+    validate::validate_op, Backend, BackendError, BufferHandle, DeviceInfo, DeviceKind, GraphHandle, Op, Probe, Result,
+    TensorDesc,
 };
 
 use buffers::{Buffer, BufferTable};
 use compile::{Compiler, KernelSource, Target};
 pub use config::Config;
+use graphs::{Graphs, Recorded};
 use kernels::KernelTable;
 use runtime::{Device, DeviceFacts, DevicePtr, Function, Runtime};
 
@@ -98,6 +101,7 @@ pub struct HipBackend {
     target: Target,
     buffers: BufferTable,
     kernels: KernelTable,
+    graphs: Graphs,
     /// An error from a call that cannot return one (`buffer_free`), reported
     /// by the next `synchronize`.
     deferred: Mutex<Option<BackendError>>,
@@ -125,6 +129,7 @@ impl HipBackend {
             target,
             buffers: BufferTable::default(),
             kernels: KernelTable::default(),
+            graphs: Graphs::default(),
             deferred: Mutex::new(None),
             description,
         })
@@ -183,7 +188,14 @@ impl HipBackend {
 impl Drop for HipBackend {
     fn drop(&mut self) {
         // Nothing may still run on memory or code we release.
+        if self.graphs.end().is_ok() {
+            // Dropped while recording: leave capture mode first.
+            let _ = self.device.end_capture().map(|g| self.device.destroy_graph(g));
+        }
         let _ = self.device.synchronize();
+        for r in self.graphs.drain() {
+            let _ = self.device.destroy_graph(r.graph);
+        }
         for b in self.buffers.drain() {
             // SAFETY: allocated by this device; the table no longer hands it out.
             let _ = unsafe { self.device.free(b.ptr) };
@@ -243,6 +255,9 @@ impl Backend for HipBackend {
     }
 
     fn buffer_free(&self, buffer: BufferHandle) {
+        if self.graphs.defer_free(buffer) {
+            return; // freed when the recording ends: a synchronize would break the capture
+        }
         let Some(b) = self.buffers.remove(buffer) else { return };
         // "After the work already enqueued on it": wait for the stream, since
         // freeing does not order itself after our non-blocking stream.
@@ -256,12 +271,14 @@ impl Backend for HipBackend {
     }
 
     fn buffer_upload(&self, buffer: BufferHandle, offset: u64, data: &[u8]) -> Result<()> {
+        self.graphs.not_recording("buffer_upload")?;
         let dst = self.buffers.range(buffer, offset, data.len() as u64, true)?;
         // SAFETY: range checked against the live allocation.
         unsafe { self.device.upload(dst, data) }
     }
 
     fn buffer_download(&self, buffer: BufferHandle, offset: u64, out: &mut [u8]) -> Result<()> {
+        self.graphs.not_recording("buffer_download")?;
         let src = self.buffers.range(buffer, offset, out.len() as u64, false)?;
         // SAFETY: range checked against the live allocation.
         unsafe { self.device.download(out, src) }
@@ -275,6 +292,7 @@ impl Backend for HipBackend {
         dst_offset: u64,
         len: u64,
     ) -> Result<()> {
+        self.graphs.not_recording("buffer_copy")?;
         if src == dst && src_offset < dst_offset.saturating_add(len) && dst_offset < src_offset.saturating_add(len) {
             return Err(BackendError::InvalidArgument("buffer_copy: source and destination ranges overlap".into()));
         }
@@ -286,16 +304,65 @@ impl Backend for HipBackend {
 
     fn run(&self, op: &Op<'_>) -> Result<()> {
         // Validation is what keeps a bad shape from reaching a launch.
-        validate_op(op)?;
-        ops::run(self, op)
+        let r = validate_op(op).and_then(|()| ops::run(self, op));
+        self.graphs.note_op(op, &r);
+        r
     }
 
     fn synchronize(&self) -> Result<()> {
+        self.graphs.not_recording("synchronize")?;
         let r = self.device.synchronize();
         let deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner()).take();
         match deferred {
             Some(e) => Err(e),
             None => r,
+        }
+    }
+
+    fn graph_begin(&self) -> Result<()> {
+        self.graphs.begin()?;
+        if let Err(e) = self.device.begin_capture() {
+            let _ = self.graphs.end();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn graph_end(&self) -> Result<GraphHandle> {
+        let rec = self.graphs.end()?;
+        // Always leave capture mode, even when an op failed.
+        let captured = self.device.end_capture();
+        for b in rec.pending_frees {
+            self.buffer_free(b);
+        }
+        let graph = captured?;
+        if let Some(e) = rec.error {
+            let _ = self.device.destroy_graph(graph);
+            return Err(e);
+        }
+        Ok(self.graphs.insert(Recorded { graph, buffers: rec.buffers.into_iter().collect() }))
+    }
+
+    fn graph_launch(&self, h: GraphHandle) -> Result<()> {
+        self.graphs.not_recording("graph_launch")?;
+        self.graphs.with(h, |r| {
+            for &b in &r.buffers {
+                self.buffers.range(b, 0, 0, false).map_err(|_| {
+                    BackendError::InvalidArgument(format!("graph_launch: graph {} uses freed buffer {}", h.0, b.0))
+                })?;
+            }
+            // SAFETY: every buffer the graph's kernels touch is alive (checked
+            // above, handles are never reused) and the ranges were checked
+            // when the ops were recorded.
+            unsafe { self.device.launch_graph(&r.graph) }
+        })
+    }
+
+    fn graph_free(&self, graph: GraphHandle) {
+        if let Some(r) = self.graphs.remove(graph) {
+            if let Err(e) = self.device.destroy_graph(r.graph) {
+                self.defer(e);
+            }
         }
     }
 }

@@ -57,7 +57,10 @@ fn load_model(
 ) -> anyhow::Result<Session> {
     let tty = std::io::stderr().is_terminal();
     let progress: Option<fn(u64, u64)> = if tty { Some(draw_progress) } else { None };
-    let opts = LoadOptions { progress, ..opts };
+    // ROCMFORGE_GRAPHS=0 runs decode steps op by op (for timing comparisons
+    // and for bisecting a suspected graph problem).
+    let graphs = opts.graphs && std::env::var("ROCMFORGE_GRAPHS").map_or(true, |v| v != "0");
+    let opts = LoadOptions { progress, graphs, ..opts };
     let model = rocmforge_models::load(gguf.clone(), backend, &opts).context("loading model")?;
     let load_secs = t0.elapsed().as_secs_f64();
     if tty {

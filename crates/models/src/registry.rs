@@ -19,11 +19,14 @@ pub struct LoadOptions {
     /// Called with (bytes done, bytes in all) while weights are copied to
     /// the device (for a progress bar).
     pub progress: Option<fn(u64, u64)>,
+    /// Record a decode step once as a graph and replay it for every token
+    /// (where the backend records graphs; otherwise ops run one by one).
+    pub graphs: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { context_length: None, batch_size: 512, progress: None }
+        LoadOptions { context_length: None, batch_size: 512, progress: None, graphs: true }
     }
 }
 

@@ -6,11 +6,17 @@
 //! whole context, and one scratch buffer for a batch of `batch_size` tokens
 //! reused by every layer and every call. A forward pass only enqueues ops;
 //! the one blocking call is the final logits download.
+//!
+//! A decode step (one token, last logits) has the same ops with the same
+//! descriptors at every position: its inputs (token id, position, sequence
+//! length) live in the scratch buffer. So it is recorded once as a graph
+//! (where the backend records graphs) and replayed for every token, one
+//! launch instead of ~15 per layer.
 
 use std::sync::Arc;
 
 use rocmforge_backend_api::op::*;
-use rocmforge_backend_api::{Backend, BackendError, DType, DeviceBuffer, Op, TensorDesc};
+use rocmforge_backend_api::{Backend, BackendError, DType, DeviceBuffer, Graph, Op, TensorDesc};
 use rocmforge_core::gguf::GgufFile;
 use rocmforge_core::model::{CausalLm, Logits};
 
@@ -106,6 +112,11 @@ pub struct Transformer {
     output: TensorDesc,
     rope_freqs: TensorDesc,
     layers: Vec<Layer>,
+    /// The recorded decode step; dropped before the buffers it uses.
+    decode_graph: Option<Graph>,
+    /// Whether to record and replay decode steps (off: the backend cannot,
+    /// or [`LoadOptions::graphs`] is false).
+    use_graphs: bool,
     kv: KvCache,
     scratch: Scratch,
     n_ctx: usize,
@@ -174,6 +185,8 @@ impl Transformer {
             output,
             rope_freqs,
             layers,
+            decode_graph: None,
+            use_graphs: opts.graphs,
             kv,
             scratch,
             n_ctx,
@@ -220,17 +233,54 @@ impl Transformer {
     /// One chunk of at most `batch` tokens at `start`; returns logits of the
     /// last token or of all of them, or nothing (`None`: the chunk only fills
     /// the KV cache, with no output layer and no blocking download).
-    fn forward_chunk(&self, tokens: &[u32], start: usize, logits: Option<Logits>) -> Result<Vec<f32>, BackendError> {
+    fn forward_chunk(
+        &mut self,
+        tokens: &[u32],
+        start: usize,
+        logits: Option<Logits>,
+    ) -> Result<Vec<f32>, BackendError> {
         let n = tokens.len();
+        self.upload_inputs(tokens, start)?;
+        let rows = match logits {
+            None => None,
+            Some(Logits::Last) => Some((n - 1, 1)),
+            Some(Logits::All) => Some((0, n)),
+        };
+        if n == 1 && rows.is_some() && self.use_graphs {
+            if self.decode_graph.is_none() {
+                match Graph::record(&self.backend, || self.enqueue(1, rows))? {
+                    Some(g) => self.decode_graph = Some(g),
+                    None => self.use_graphs = false, // the backend does not record graphs
+                }
+            }
+            if let Some(g) = &self.decode_graph {
+                g.launch()?;
+                return self.download_logits(rows);
+            }
+        }
+        self.enqueue(n, rows)?;
+        self.download_logits(rows)
+    }
+
+    /// Token ids, positions and the sequence table of a chunk, into scratch.
+    fn upload_inputs(&self, tokens: &[u32], start: usize) -> Result<(), BackendError> {
         let s = &self.scratch;
-        let hp = &self.hp;
-        let (hd, nh, nkv) = (hp.head_dim, hp.n_head, hp.n_head_kv);
+        let n = tokens.len();
         let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
         let pos: Vec<i32> = (start..start + n).map(|p| p as i32).collect();
         let seqs = [0i32, n as i32, (start + n) as i32];
         upload_i32(&s.buf, &s.ids, &ids)?;
         upload_i32(&s.buf, &s.pos, &pos)?;
-        upload_i32(&s.buf, &s.seqs, &seqs)?;
+        upload_i32(&s.buf, &s.seqs, &seqs)
+    }
+
+    /// Enqueue the forward pass of the `n` tokens uploaded, and the output
+    /// layer for `rows` = (first, count) of them if wanted. Reads its inputs
+    /// from scratch only, so a recording replays for any position.
+    fn enqueue(&self, n: usize, rows: Option<(usize, usize)>) -> Result<(), BackendError> {
+        let s = &self.scratch;
+        let hp = &self.hp;
+        let (hd, nh, nkv) = (hp.head_dim, hp.n_head, hp.n_head_kv);
         let ids_t = cols(&s.ids, n);
         let pos_t = cols(&s.pos, n);
         // Positions double as cache slots: the sequence owns blocks 0.. in order.
@@ -284,18 +334,19 @@ impl Transformer {
             self.run(Op::Matmul(&MatmulArgs { w: l.w_down, x: cols(&s.act, n), out: cols(&s.down, n) }))?;
             self.run(Op::Add(&BinaryArgs { a: x2, b: cols(&s.down, n), out: x }))?;
         }
-        let (first, m) = match logits {
-            None => return Ok(Vec::new()),
-            Some(Logits::Last) => (n - 1, 1),
-            Some(Logits::All) => (0, n),
-        };
+        let Some((first, m)) = rows else { return Ok(()) };
         let xb = cols(&s.xb, n);
         self.rms_norm(cols(&s.x, n), &self.output_norm, xb)?;
         let d = hp.n_embd;
         let x_last = TensorDesc::contiguous(xb.buffer, xb.offset + (first * d * 4) as u64, DType::F32, &[d, m]);
-        let out = cols(&s.logits, m);
-        self.run(Op::Matmul(&MatmulArgs { w: self.output, x: x_last, out }))?;
-        s.buf.download_f32(out.offset, hp.n_vocab * m)
+        self.run(Op::Matmul(&MatmulArgs { w: self.output, x: x_last, out: cols(&s.logits, m) }))
+    }
+
+    /// Download the logits the output layer wrote (blocks until done).
+    fn download_logits(&self, rows: Option<(usize, usize)>) -> Result<Vec<f32>, BackendError> {
+        let Some((_, m)) = rows else { return Ok(Vec::new()) };
+        let out = cols(&self.scratch.logits, m);
+        self.scratch.buf.download_f32(out.offset, self.hp.n_vocab * m)
     }
 }
 

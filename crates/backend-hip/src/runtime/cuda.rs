@@ -70,9 +70,23 @@ c_api! {
     }
 }
 
+c_api! {
+    /// Stream capture and graphs (CUDA 11.4+), bound separately so an older
+    /// driver still runs everything else.
+    pub(crate) struct CudaGraphFns {
+        fn cuStreamBeginCapture_v2(stream: Raw, mode: c_int) -> CUresult;
+        fn cuStreamEndCapture(stream: Raw, graph: *mut Raw) -> CUresult;
+        fn cuGraphInstantiateWithFlags(exec: *mut Raw, graph: Raw, flags: u64) -> CUresult;
+        fn cuGraphLaunch(exec: Raw, stream: Raw) -> CUresult;
+        fn cuGraphExecDestroy(exec: Raw) -> CUresult;
+        fn cuGraphDestroy(graph: Raw) -> CUresult;
+    }
+}
+
 /// The CUDA driver, initialised.
 pub(crate) struct Cuda {
     f: CudaFns,
+    graphs: Option<CudaGraphFns>,
     version: c_int,
 }
 
@@ -85,7 +99,9 @@ impl Cuda {
         // SAFETY: libcuda exports these symbols with the signatures of cuda.h.
         let f = unsafe { CudaFns::load(lib) }
             .map_err(|missing| Attempt::Unusable(format!("libcuda loaded but {missing} (driver too old?)")))?;
-        let cuda = Cuda { f, version: 0 };
+        // SAFETY: as above, with the signatures of cuda.h.
+        let graphs = unsafe { CudaGraphFns::load(lib) }.ok();
+        let cuda = Cuda { f, graphs, version: 0 };
         // SAFETY: plain FFI call.
         cuda.check("cuInit", unsafe { (cuda.f.cuInit)(0) })
             .map_err(|e| Attempt::Unusable(format!("libcuda loaded but {e}")))?;
@@ -119,6 +135,10 @@ impl Cuda {
         } else {
             Err(DriverError { call, code, text: self.error_text(code) })
         }
+    }
+
+    fn graph_fns(&self, call: &'static str) -> DResult<&CudaGraphFns> {
+        self.graphs.as_ref().ok_or_else(|| super::graphs_missing(call))
     }
 
     fn attribute(&self, dev: CUdevice, attrib: c_int) -> DResult<i32> {
@@ -322,5 +342,45 @@ impl Driver for Cuda {
                 std::ptr::null_mut(),
             )
         })
+    }
+
+    fn capture_begin(&self, stream: Raw) -> DResult<()> {
+        let g = self.graph_fns("cuStreamBeginCapture_v2")?;
+        // SAFETY: a live stream of the current context.
+        self.check("cuStreamBeginCapture_v2", unsafe {
+            (g.cuStreamBeginCapture_v2)(stream, super::CAPTURE_MODE_RELAXED)
+        })
+    }
+
+    fn capture_end(&self, stream: Raw) -> DResult<Raw> {
+        let g = self.graph_fns("cuStreamEndCapture")?;
+        let mut graph: Raw = std::ptr::null_mut();
+        // SAFETY: a capturing stream; valid out pointer.
+        self.check("cuStreamEndCapture", unsafe { (g.cuStreamEndCapture)(stream, &mut graph) })?;
+        Ok(graph)
+    }
+
+    fn graph_instantiate(&self, graph: Raw) -> DResult<Raw> {
+        let g = self.graph_fns("cuGraphInstantiateWithFlags")?;
+        let mut exec: Raw = std::ptr::null_mut();
+        // SAFETY: a captured graph; valid out pointer.
+        self.check("cuGraphInstantiateWithFlags", unsafe { (g.cuGraphInstantiateWithFlags)(&mut exec, graph, 0) })?;
+        Ok(exec)
+    }
+
+    unsafe fn graph_launch(&self, exec: Raw, stream: Raw) -> DResult<()> {
+        let g = self.graph_fns("cuGraphLaunch")?;
+        // SAFETY: caller contract.
+        self.check("cuGraphLaunch", unsafe { (g.cuGraphLaunch)(exec, stream) })
+    }
+
+    unsafe fn graph_destroy(&self, graph: Raw, exec: Raw) -> DResult<()> {
+        let g = self.graph_fns("cuGraphDestroy")?;
+        if !exec.is_null() {
+            // SAFETY: caller contract.
+            self.check("cuGraphExecDestroy", unsafe { (g.cuGraphExecDestroy)(exec) })?;
+        }
+        // SAFETY: caller contract.
+        self.check("cuGraphDestroy", unsafe { (g.cuGraphDestroy)(graph) })
     }
 }

@@ -78,9 +78,24 @@ c_api! {
     }
 }
 
+c_api! {
+    /// Stream capture and graphs, bound separately so a runtime without
+    /// them still runs everything else.
+    pub(crate) struct HipGraphFns {
+        fn hipStreamBeginCapture(stream: Raw, mode: c_int) -> HipError;
+        fn hipStreamEndCapture(stream: Raw, graph: *mut Raw) -> HipError;
+        fn hipGraphInstantiate(exec: *mut Raw, graph: Raw, error_node: *mut Raw, log: *mut c_char, log_len: usize)
+            -> HipError;
+        fn hipGraphLaunch(exec: Raw, stream: Raw) -> HipError;
+        fn hipGraphExecDestroy(exec: Raw) -> HipError;
+        fn hipGraphDestroy(graph: Raw) -> HipError;
+    }
+}
+
 /// The HIP runtime, initialised.
 pub(crate) struct Hip {
     f: HipFns,
+    graphs: Option<HipGraphFns>,
     /// `hipGetDevicePropertiesR0600` (ROCm 6+) or the unversioned / R0000
     /// entry point of older releases.
     get_properties: Option<(&'static str, GetDevicePropertiesFn)>,
@@ -115,7 +130,9 @@ impl Hip {
                 break;
             }
         }
-        let hip = Hip { f, get_properties, version: 0 };
+        // SAFETY: as above, with the signatures of hip_runtime_api.h.
+        let graphs = unsafe { HipGraphFns::load(lib) }.ok();
+        let hip = Hip { f, graphs, get_properties, version: 0 };
         // SAFETY: plain FFI call.
         hip.check("hipInit", unsafe { (hip.f.hipInit)(0) })
             .map_err(|e| Attempt::Unusable(format!("libamdhip64 loaded but {e}")))?;
@@ -124,6 +141,10 @@ impl Hip {
         hip.check("hipRuntimeGetVersion", unsafe { (hip.f.hipRuntimeGetVersion)(&mut version) })
             .map_err(|e| Attempt::Unusable(format!("libamdhip64 loaded but {e}")))?;
         Ok(Hip { version, ..hip })
+    }
+
+    fn graph_fns(&self, call: &'static str) -> DResult<&HipGraphFns> {
+        self.graphs.as_ref().ok_or_else(|| super::graphs_missing(call))
     }
 
     fn error_text(&self, code: HipError) -> String {
@@ -413,6 +434,46 @@ impl Driver for Hip {
                 std::ptr::null_mut(),
             )
         })
+    }
+
+    fn capture_begin(&self, stream: Raw) -> DResult<()> {
+        let g = self.graph_fns("hipStreamBeginCapture")?;
+        // SAFETY: a live stream of the current device.
+        self.check("hipStreamBeginCapture", unsafe { (g.hipStreamBeginCapture)(stream, super::CAPTURE_MODE_RELAXED) })
+    }
+
+    fn capture_end(&self, stream: Raw) -> DResult<Raw> {
+        let g = self.graph_fns("hipStreamEndCapture")?;
+        let mut graph: Raw = std::ptr::null_mut();
+        // SAFETY: a capturing stream; valid out pointer.
+        self.check("hipStreamEndCapture", unsafe { (g.hipStreamEndCapture)(stream, &mut graph) })?;
+        Ok(graph)
+    }
+
+    fn graph_instantiate(&self, graph: Raw) -> DResult<Raw> {
+        let g = self.graph_fns("hipGraphInstantiate")?;
+        let mut exec: Raw = std::ptr::null_mut();
+        // SAFETY: a captured graph; valid out pointer; no error node or log wanted.
+        self.check("hipGraphInstantiate", unsafe {
+            (g.hipGraphInstantiate)(&mut exec, graph, std::ptr::null_mut(), std::ptr::null_mut(), 0)
+        })?;
+        Ok(exec)
+    }
+
+    unsafe fn graph_launch(&self, exec: Raw, stream: Raw) -> DResult<()> {
+        let g = self.graph_fns("hipGraphLaunch")?;
+        // SAFETY: caller contract.
+        self.check("hipGraphLaunch", unsafe { (g.hipGraphLaunch)(exec, stream) })
+    }
+
+    unsafe fn graph_destroy(&self, graph: Raw, exec: Raw) -> DResult<()> {
+        let g = self.graph_fns("hipGraphDestroy")?;
+        if !exec.is_null() {
+            // SAFETY: caller contract.
+            self.check("hipGraphExecDestroy", unsafe { (g.hipGraphExecDestroy)(exec) })?;
+        }
+        // SAFETY: caller contract.
+        self.check("hipGraphDestroy", unsafe { (g.hipGraphDestroy)(graph) })
     }
 }
 

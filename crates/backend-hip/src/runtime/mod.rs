@@ -242,6 +242,30 @@ pub(crate) trait Driver: Send + Sync {
         stream: Raw,
         args: *mut *mut c_void,
     ) -> DResult<()>;
+
+    /// Start capturing `stream` into a graph (relaxed mode: other threads'
+    /// driver calls are not affected).
+    fn capture_begin(&self, stream: Raw) -> DResult<()>;
+    /// End the capture; returns the graph.
+    fn capture_end(&self, stream: Raw) -> DResult<Raw>;
+    /// An executable graph from a captured one.
+    fn graph_instantiate(&self, graph: Raw) -> DResult<Raw>;
+    /// # Safety
+    /// `exec` from `graph_instantiate`, not destroyed; everything its
+    /// kernels touch stays allocated until the stream has run it.
+    unsafe fn graph_launch(&self, exec: Raw, stream: Raw) -> DResult<()>;
+    /// # Safety
+    /// Handles from `capture_end` / `graph_instantiate`, not used after;
+    /// no launch of `exec` pending.
+    unsafe fn graph_destroy(&self, graph: Raw, exec: Raw) -> DResult<()>;
+}
+
+/// `CU_STREAM_CAPTURE_MODE_RELAXED` and `hipStreamCaptureModeRelaxed`.
+pub(crate) const CAPTURE_MODE_RELAXED: std::ffi::c_int = 2;
+
+/// The error for a graph entry point the loaded driver does not export.
+pub(crate) fn graphs_missing(call: &'static str) -> DriverError {
+    DriverError { call, code: -1, text: "not exported by this driver (too old for graphs)".into() }
 }
 
 /// An opened GPU runtime library whose init succeeded and which sees at
@@ -593,6 +617,60 @@ impl Device {
         let argp = if args.is_empty() { std::ptr::null_mut() } else { args.as_mut_ptr() };
         // SAFETY: caller contract.
         Ok(unsafe { self.driver().launch(function.raw, grid, block, shared_bytes, self.stream, argp) }?)
+    }
+}
+
+/// A captured and instantiated graph of one [`Device`]'s stream.
+pub struct DeviceGraph {
+    graph: Raw,
+    exec: Raw,
+}
+
+// SAFETY: plain driver handles, usable from any thread with the context
+// current (as for `Device`).
+unsafe impl Send for DeviceGraph {}
+// SAFETY: as above.
+unsafe impl Sync for DeviceGraph {}
+
+impl Device {
+    /// Start capturing the stream: launches until [`Device::end_capture`]
+    /// are recorded into a graph instead of run.
+    pub fn begin_capture(&self) -> Result<()> {
+        self.bind()?;
+        Ok(self.driver().capture_begin(self.stream)?)
+    }
+
+    /// End the capture and instantiate the graph.
+    pub fn end_capture(&self) -> Result<DeviceGraph> {
+        self.bind()?;
+        let d = self.driver();
+        let graph = d.capture_end(self.stream)?;
+        match d.graph_instantiate(graph) {
+            Ok(exec) => Ok(DeviceGraph { graph, exec }),
+            Err(e) => {
+                // SAFETY: `graph` was just captured; no exec exists.
+                let _ = unsafe { d.graph_destroy(graph, std::ptr::null_mut()) };
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Enqueue a graph on the stream.
+    ///
+    /// # Safety
+    /// Every device range the graph's kernels touch must still be allocated
+    /// and stay so until the stream has run it.
+    pub unsafe fn launch_graph(&self, g: &DeviceGraph) -> Result<()> {
+        self.bind()?;
+        // SAFETY: caller contract; `g` is alive.
+        Ok(unsafe { self.driver().graph_launch(g.exec, self.stream) }?)
+    }
+
+    /// Destroy a graph after the work already enqueued has finished.
+    pub fn destroy_graph(&self, g: DeviceGraph) -> Result<()> {
+        self.synchronize()?;
+        // SAFETY: nothing of `g` is pending (synchronized) and `g` is consumed.
+        Ok(unsafe { self.driver().graph_destroy(g.graph, g.exec) }?)
     }
 }
 
