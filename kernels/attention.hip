@@ -10,12 +10,20 @@
 //
 // Two kernels, both correct for every call; the host picks by shape:
 // - `attention_<kv>_decode_d<DMAX>_r<RD>`: one block per (query token, kv
-//   head, chunk of RD query heads of that kv head's group). Groups of DMAX/8
-//   lanes each score one kv position (a 16-byte load of an f16 row per lane,
-//   a reduction over the group), the RD heads of a GQA group share every K/V
-//   load, and the groups' partial (m, l, acc) are merged through shared
-//   memory at the end. The host sizes blocks (128..1024 threads) and RD so a
-//   lone long decode still spreads over the device. This kernel is
+//   head, chunk of RD query heads of that kv head's group, split). Groups of
+//   DMAX/8 lanes each score one kv position (a 16-byte load of an f16 row
+//   per lane, a reduction over the group), the RD heads of a GQA group share
+//   every K/V load, and the groups' partial (m, l, acc) are merged through
+//   shared memory at the end. Split-K (flash-decoding) spreads a lone long
+//   decode over the device: with P.splits = S > 1 each token's visible kv
+//   range is divided evenly over S blocks (blockIdx.z), each writing its
+//   rows' partial (m, l, acc) to a scratch buffer, and
+//   `attention_decode_merge` (one block per query row) rescales the S
+//   partials by exp(m_s - max m) and writes the output. The host picks S
+//   from the block table's capacity (never the actual lengths, which it
+//   cannot see: the same launch serves every position of a recorded decode
+//   step), the work items and the SM count; S = 1 is the single pass. It
+//   also sizes blocks (128..1024 threads) and RD. This kernel is
 //   token-indexed, so it also writes the zero rows of tokens that belong to
 //   no sequence; sequences with more than `nq_max` queries are left to:
 // - `attention_<kv>_prefill_d<DMAX>`: one block per (tile of TQ query tokens
@@ -34,14 +42,13 @@
 // masks the positions it would hold. Nothing is read outside the tensors.
 // (The CPU oracle reports such calls as InvalidArgument.)
 //
-// Measured on an H200 (2026-11-30, f16 cache, head_dim 128): decode of one
-// token at context 8192 with 32/8 heads 130 us (258 GB/s), 32 sequences at
-// 2048 with 32/32 heads 373 us (2.9 TB/s), prefill 512 at 4096 19.5 TFLOP/s.
-// Faster versions would: split long kv ranges of decode over several blocks
-// (flash-decoding: partial (m, l, acc) to a scratch buffer, a second merge
-// kernel; needs a scratch arena in the backend) -- the lone long decode is
-// far from the memory roofline (~8 us) without it; reduce the RD scores of a
-// GQA group with a transposing butterfly (fewer shuffles per position); and
+// Measured on an H200 (2026-11-30, f16 cache, head_dim 128, before split-K):
+// decode of one token at context 8192 with 32/8 heads 130 us (258 GB/s; the
+// single pass had at most 32 blocks for 132 SMs), 32 sequences at 2048 with
+// 32/32 heads 373 us (2.9 TB/s), prefill 512 at 4096 19.5 TFLOP/s. Faster
+// versions would: reduce the RD scores of a GQA group with a transposing
+// butterfly (fewer shuffles per position); fuse the split-K merge into the
+// last block of each work item (a counter instead of a second launch); and
 // use matrix cores (MFMA / WMMA / mma.sync) for Q K^T and P V in the prefill
 // kernel, which now runs on scalar FMAs from shared memory.
 
@@ -69,7 +76,7 @@ struct rf_attn_params {
     rf_u32 window;       // sliding window (0: none)
     float scale;
     float softcap;       // 0: none
-    rf_i32 reserved;
+    rf_i32 splits;       // decode: kv splits per work item (S, blockIdx.z); 1: single pass
 };
 
 // ---- cache element types ---------------------------------------------------
@@ -180,7 +187,7 @@ RF_DEVICE float rf_attn_score(float dot, const rf_attn_params& P) {
     return s;
 }
 
-// ---- decode: one block per (token, kv head, chunk of RD heads) ---------------
+// ---- decode: one block per (token, kv head, chunk of RD heads[, split]) ------
 // The block's threads form "virtual warps" of VW = DMAX/8 lanes, each lane
 // holding 8 consecutive elements of head_dim (one 16-byte load of an f16
 // row). A virtual warp scores one position per step with a VW-lane
@@ -195,15 +202,40 @@ RF_DEVICE float rf_attn_score(float dot, const rf_attn_params& P) {
 // single long decode has only n_kv_head * group / RD blocks). The virtual
 // warps' states are merged through dynamic shared memory of
 // NV * RD * (DMAX + 2) floats, NV = threads / (DMAX / 8).
+//
+// Split-K (P.splits = S > 1, blockIdx.z = split z): the token's visible
+// range [lo, pos] is cut into S pieces of `per` positions (ceil(len / S)
+// rounded up to whole steps of NV * U), piece z going to split z; pieces
+// past pos are empty. Instead of the output row, each block writes its
+// rows' unnormalized partial state to `part` (see rf_attn_part_ml_at):
+// the max m, the sum l and acc[D] = sum of exp(s - m) * v (all zero with
+// m = -inf for an empty piece), and attention_decode_merge combines the S
+// partials of each row. Every (row, split) entry a merge reads is written
+// first: (m, l) always, acc whenever m > -inf. Rows of tokens in no
+// sequence get (m, l) = (-inf, 0) (merged to zeros); rows of a sequence
+// this launch leaves to the prefill kernel get l = -1 (not written by the
+// merge).
 
 #define RF_ATTN_DECODE_MAX_THREADS(RD) ((RD) <= 1 ? 1024 : (RD) == 2 ? 512 : 256)
 
 extern __shared__ float rf_attn_dyn_smem[];
 
+// Offsets in `part` (floats) of query row `row` (= token * n_head + head),
+// split `z`: its (m, l) pair, then its acc[head_dim]. All rows' pairs come
+// first: n_tokens * n_head * S * (head_dim + 2) floats in all.
+RF_DEVICE rf_i64 rf_attn_part_ml_at(rf_i64 row, rf_i32 z, const rf_attn_params& P) {
+    return (row * P.splits + z) * 2;
+}
+RF_DEVICE rf_i64 rf_attn_part_acc_at(rf_i64 row, rf_i32 z, const rf_attn_params& P) {
+    const rf_i64 rows = (rf_i64)P.n_tokens * P.n_head;
+    return rows * P.splits * 2 + (row * P.splits + z) * P.head_dim;
+}
+
 template <class KV, int DMAX, int RD>
 RF_DEVICE void rf_attn_decode(const float* __restrict__ q, const typename KV::T* __restrict__ kc,
                               const typename KV::T* __restrict__ vc, const rf_i32* __restrict__ table,
-                              const rf_i32* __restrict__ seqs, float* __restrict__ out, const rf_attn_params& P) {
+                              const rf_i32* __restrict__ seqs, float* __restrict__ out, float* __restrict__ part,
+                              const rf_attn_params& P) {
     constexpr int WS = RF_WARP_SIZE;
     constexpr int EPL = 8;          // head_dim elements per lane
     constexpr int VW = DMAX / EPL;  // lanes per position (8, 16, 32)
@@ -226,6 +258,9 @@ RF_DEVICE void rf_attn_decode(const float* __restrict__ q, const typename KV::T*
     const rf_i32 h0 = g * P.group + chunk * RD;
     const rf_i32 nrows = min(RD, P.group - chunk * RD);
     const rf_i32 D = P.head_dim;
+    const bool split = P.splits > 1;
+    const rf_i32 z = blockIdx.z;                    // this block's split (0 without)
+    const rf_i64 row0 = (rf_i64)t * P.n_head + h0;  // first query row: token t, head h0
 
     // The token's sequence: the lowest-numbered usable one covering it.
     if (tid == 0) owner = RF_ATTN_I32_MAX;
@@ -236,18 +271,51 @@ RF_DEVICE void rf_attn_decode(const float* __restrict__ q, const typename KV::T*
     }
     __syncthreads();
     const rf_i32 s = owner;
-    float* out_row = out + ((rf_i64)t * P.n_head + h0) * D;
-    if (s == RF_ATTN_I32_MAX) {
-        for (rf_i32 e = tid; e < nrows * D; e += NT) out_row[e] = 0.0f;
+    if (s == RF_ATTN_I32_MAX) {  // in no sequence: zero rows
+        if (split) {
+            for (rf_i32 r = tid; r < nrows; r += NT) {
+                const rf_i64 at = rf_attn_part_ml_at(row0 + r, z, P);
+                part[at] = rf_attn_neg_inf();
+                part[at + 1] = 0.0f;
+            }
+        } else {
+            for (rf_i32 e = tid; e < nrows * D; e += NT) out[row0 * D + e] = 0.0f;
+        }
         return;
     }
     rf_attn_seq sq;
     rf_attn_seq_load(seqs, s, P, sq);
-    if (sq.n_q < P.nq_min || sq.n_q > P.nq_max) return;  // the prefill kernel's
+    if (sq.n_q < P.nq_min || sq.n_q > P.nq_max) {  // the prefill kernel's
+        if (split) {
+            for (rf_i32 r = tid; r < nrows; r += NT) {
+                const rf_i64 at = rf_attn_part_ml_at(row0 + r, z, P);
+                part[at] = rf_attn_neg_inf();
+                part[at + 1] = -1.0f;
+            }
+        }
+        return;
+    }
     const rf_i32 pos = sq.kv_len - sq.n_q + (t - sq.q_start);
     const rf_i32 lo = rf_attn_first_visible(pos, P);
     const rf_i32* tab = table + (rf_i64)s * P.max_blocks;
     const bool vec_ok = rf_attn_vec_ok<KV>(kc, vc, D);
+
+    // Positions first..last (inclusive) are this block's: all of lo..pos, or
+    // split z's piece of them (empty, first > last, past the end).
+    rf_i32 first = lo;
+    rf_i32 last = pos;
+    if (split) {
+        const rf_i64 len = (rf_i64)pos - lo + 1;  // >= 1
+        const rf_i64 step = (rf_i64)NV * U;
+        const rf_i64 per = ((len + P.splits - 1) / P.splits + step - 1) / step * step;
+        const rf_i64 b = (rf_i64)lo + (rf_i64)z * per;
+        if (b > pos) {
+            first = pos + 1;  // pos < kv_len <= RF_ATTN_I32_MAX
+        } else {
+            first = (rf_i32)b;
+            last = b + per - 1 < (rf_i64)pos ? (rf_i32)(b + per - 1) : pos;
+        }
+    }
 
     float qr[RD][EPL];
     float acc[RD][EPL];
@@ -255,7 +323,7 @@ RF_DEVICE void rf_attn_decode(const float* __restrict__ q, const typename KV::T*
     float l[RD];
 #pragma unroll
     for (int r = 0; r < RD; ++r) {
-        const float* qrow = q + ((rf_i64)t * P.n_head + h0 + r) * D;
+        const float* qrow = q + (row0 + r) * D;
 #pragma unroll
         for (int e = 0; e < EPL; ++e) {
             qr[r][e] = (r < nrows && d0 + e < D) ? qrow[d0 + e] : 0.0f;
@@ -265,14 +333,14 @@ RF_DEVICE void rf_attn_decode(const float* __restrict__ q, const typename KV::T*
         l[r] = 0.0f;
     }
 
-    for (rf_i32 base = lo; base <= pos; base += NV * U) {
+    for (rf_i32 base = first; base <= last; base += NV * U) {
         float kk[U][EPL];
         float vv[U][EPL];
         bool ok[U];
 #pragma unroll
         for (int u = 0; u < U; ++u) {
             const rf_i32 p = base + u * NV + vw;
-            const rf_i64 off = p <= pos ? rf_attn_row_offset(tab, p, g, P) : -1;
+            const rf_i64 off = p <= last ? rf_attn_row_offset(tab, p, g, P) : -1;
             ok[u] = off >= 0;
             if (ok[u]) {
                 rf_attn_load8<KV>(kc, off, d0, D, vec_ok, kk[u]);
@@ -288,14 +356,14 @@ RF_DEVICE void rf_attn_decode(const float* __restrict__ q, const typename KV::T*
             float mn = m[r];
 #pragma unroll
             for (int u = 0; u < U; ++u) {
-                float part = 0.0f;
+                float dot = 0.0f;
 #pragma unroll
-                for (int e = 0; e < EPL; ++e) part += qr[r][e] * kk[u][e];
+                for (int e = 0; e < EPL; ++e) dot += qr[r][e] * kk[u][e];
                 // Sum over the VW lanes of the virtual warp; the xor
                 // butterfly leaves the same sum in each of them.
 #pragma unroll
-                for (int w = VW / 2; w > 0; w >>= 1) part += rf_shfl_xor(part, w);
-                sc[u] = ok[u] ? rf_attn_score(part, P) : rf_attn_neg_inf();
+                for (int w = VW / 2; w > 0; w >>= 1) dot += rf_shfl_xor(dot, w);
+                sc[u] = ok[u] ? rf_attn_score(dot, P) : rf_attn_neg_inf();
                 mn = fmaxf(mn, sc[u]);
             }
             if (mn == rf_attn_neg_inf()) continue;  // nothing visible yet
@@ -339,7 +407,79 @@ RF_DEVICE void rf_attn_decode(const float* __restrict__ q, const typename KV::T*
                 o += acc_s[(w * RD + r) * DMAX + d] * f;
             }
         }
-        out_row[e] = sum > 0.0f ? o / sum : 0.0f;
+        if (split) {
+            part[rf_attn_part_acc_at(row0 + r, z, P) + d] = o;
+            if (d == 0) {
+                const rf_i64 at = rf_attn_part_ml_at(row0 + r, z, P);
+                part[at] = mx;
+                part[at + 1] = sum;
+            }
+        } else {
+            out[row0 * D + e] = sum > 0.0f ? o / sum : 0.0f;
+        }
+    }
+}
+
+// ---- decode merge: one block per query row ----------------------------------
+// Combines the S partials (m_z, l_z, acc_z) of a split decode: with
+// M = max m_z and w_z = exp(m_z - M), out = sum w_z acc_z / sum w_z l_z.
+// A split with m_z = -inf (nothing visible in its piece) has w_z = 0 and its
+// acc is not read (it may be unwritten; 0 * inf would be NaN), a row with
+// M = -inf is zero (as in the single pass), a row marked l = -1 is not
+// written. S <= RF_ATTN_MAX_SPLITS (host-checked).
+
+#define RF_ATTN_MERGE_THREADS 128
+#define RF_ATTN_MAX_SPLITS 256
+
+RF_DEVICE void rf_attn_merge(const float* __restrict__ part, float* __restrict__ out, const rf_attn_params& P) {
+    constexpr int NT = RF_ATTN_MERGE_THREADS;
+    __shared__ float red_s[NT];
+    __shared__ float w_s[RF_ATTN_MAX_SPLITS];
+    const int tid = threadIdx.x;
+    const rf_i64 row = blockIdx.x;  // token * n_head + head
+    const rf_i32 S = P.splits;
+    const rf_i32 D = P.head_dim;
+    const float* ml = part + rf_attn_part_ml_at(row, 0, P);  // [S][2]
+    if (ml[1] < 0.0f) return;  // the prefill kernel's row (every split says so)
+
+    float mx = rf_attn_neg_inf();
+    for (rf_i32 zz = tid; zz < S; zz += NT) mx = fmaxf(mx, ml[2 * zz]);
+    red_s[tid] = mx;
+    __syncthreads();
+    for (int w = NT / 2; w > 0; w >>= 1) {
+        if (tid < w) red_s[tid] = fmaxf(red_s[tid], red_s[tid + w]);
+        __syncthreads();
+    }
+    const float M = red_s[0];
+    __syncthreads();  // everyone has M before red_s is reused
+    float* o = out + row * D;
+    if (M == rf_attn_neg_inf()) {  // nothing visible (or in no sequence)
+        for (rf_i32 d = tid; d < D; d += NT) o[d] = 0.0f;
+        return;
+    }
+
+    float lsum = 0.0f;
+    for (rf_i32 zz = tid; zz < S; zz += NT) {
+        const float mz = ml[2 * zz];
+        const float w = mz == rf_attn_neg_inf() ? 0.0f : expf(mz - M);
+        w_s[zz] = w;
+        lsum += ml[2 * zz + 1] * w;
+    }
+    red_s[tid] = lsum;
+    __syncthreads();
+    for (int w = NT / 2; w > 0; w >>= 1) {
+        if (tid < w) red_s[tid] += red_s[tid + w];
+        __syncthreads();
+    }
+    const float L = red_s[0];
+    const float* acc = part + rf_attn_part_acc_at(row, 0, P);  // [S][D]
+    for (rf_i32 d = tid; d < D; d += NT) {
+        float a = 0.0f;
+        for (rf_i32 zz = 0; zz < S; ++zz) {
+            const float w = w_s[zz];
+            if (w > 0.0f) a += acc[(rf_i64)zz * D + d] * w;
+        }
+        o[d] = L > 0.0f ? a / L : 0.0f;
     }
 }
 
@@ -605,15 +745,16 @@ RF_DEVICE void rf_attn_prefill(const float* __restrict__ q, const typename KV::T
 // ---- entry points: attention_<cache type>_<variant> ------------------------
 // Listed explicitly (one line each), as the host names them.
 
+// `part`: the split-K partials (decode with P.splits > 1; unused otherwise).
 #define RF_ATTN_ARGS                                                                                           \
     const float *__restrict__ q, const void *__restrict__ kc, const void *__restrict__ vc,                     \
-        const rf_i32 *__restrict__ table, const rf_i32 *__restrict__ seqs, float *__restrict__ out, \
-        rf_attn_params P
+        const rf_i32 *__restrict__ table, const rf_i32 *__restrict__ seqs, float *__restrict__ out,            \
+        float *__restrict__ part, rf_attn_params P
 
 #define RF_ATTN_DECODE(KVNAME, KV, DMAX, RD)                                                                   \
     extern "C" __global__ void __launch_bounds__(RF_ATTN_DECODE_MAX_THREADS(RD))                          \
         attention_##KVNAME##_decode_d##DMAX##_r##RD(RF_ATTN_ARGS) {                                            \
-        rf_attn_decode<KV, DMAX, RD>(q, (const KV::T*)kc, (const KV::T*)vc, table, seqs, out, P);              \
+        rf_attn_decode<KV, DMAX, RD>(q, (const KV::T*)kc, (const KV::T*)vc, table, seqs, out, part, P);        \
     }
 
 #define RF_ATTN_PREFILL(KVNAME, KV, DMAX)                                                                      \
@@ -621,6 +762,12 @@ RF_DEVICE void rf_attn_prefill(const float* __restrict__ q, const typename KV::T
         attention_##KVNAME##_prefill_d##DMAX(RF_ATTN_ARGS) {                                                   \
         rf_attn_prefill<KV, DMAX>(q, (const KV::T*)kc, (const KV::T*)vc, table, seqs, out, P);                 \
     }
+
+// The split-K decode's second pass (any cache type, any head_dim).
+extern "C" __global__ void __launch_bounds__(RF_ATTN_MERGE_THREADS)
+    attention_decode_merge(const float* __restrict__ part, float* __restrict__ out, rf_attn_params P) {
+    rf_attn_merge(part, out, P);
+}
 
 RF_ATTN_DECODE(f32, rf_kv_f32, 64, 1)
 RF_ATTN_DECODE(f32, rf_kv_f32, 64, 2)

@@ -13,14 +13,20 @@ backend embeds them. Targets: sm_80 and sm_90.
 
 AMD: clang (clang-19, else the newest clang-1x found; $HIP_CLANG overrides)
 in HIP device-only mode with the backend's hiprtc options (`-O3 -std=c++17
--DRF_PLATFORM_AMD=1 -DRF_WARP_SIZE=N`), for gfx90a (CDNA, warp 64) and
-gfx1100 (RDNA3, warp 32). No ROCm is needed: hiprtc compiles against its
+-DRF_PLATFORM_AMD=1 -DRF_WARP_SIZE=N`), for one target per branch the
+kernels take: gfx908, gfx90a, gfx942 (CDNA 1-3, warp 64: MFMA), gfx1100
+(RDNA3, warp 32: WMMA) and gfx1201 (RDNA4, warp 32: gfx12 WMMA). (gfx950's
+MFMA branch needs clang 20.) No ROCm is needed: hiprtc compiles against its
 built-in runtime header, which a machine without ROCm lacks, so a small
 prelude (PRELUDE below) stands in for the few things kernels use from it:
 threadIdx/blockIdx/blockDim/gridDim, __syncthreads, __shfl*,
 __forceinline__, __launch_bounds__, atomics. Kernels that need more from HIP's runtime header
-append it there. Device libraries are not linked (-nogpulib, -fgpu-rdc -c),
-so this checks the front end and code generation, not linking.
+append it there. Device libraries are not linked (-nogpulib). Most files
+are compiled with -fgpu-rdc -c, whose device output is LLVM bitcode: that
+checks the front end and the IR optimizer, not instruction selection.
+Files in AMD_ISA are compiled to assembly (-S) instead, and the kernels
+named there must contain the target's matrix instruction, so a matrix-unit
+path that is compiled out (a wrong #if) fails here rather than on a GPU.
 
 Usage: scripts/check-kernels.py [--nvidia-only | --amd-only] [FILE.hip ...]
 Exit status: 0 when every compile succeeded, 1 on any error, 2 when a
@@ -30,6 +36,7 @@ required compiler is missing (use --nvidia-only / --amd-only to skip one).
 import ctypes
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,7 +46,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNELS = os.path.join(ROOT, "kernels")
 
 NVIDIA_ARCHS = ["sm_80", "sm_90"]
-AMD_TARGETS = [("gfx90a", 64), ("gfx1100", 32)]
+AMD_TARGETS = [("gfx908", 64), ("gfx90a", 64), ("gfx942", 64), ("gfx1100", 32), ("gfx1201", 32)]
+
+# file -> (suffix of the kernels that must use the matrix unit, {target: the
+# instruction each of them must contain, as a regex on the assembly}). A
+# target missing here has no such expectation for the file.
+_MFMA = r"v_mfma_f32_32x32x8_?f16"  # gfx942 spells it v_mfma_f32_32x32x8_f16
+_WMMA = r"v_wmma_f32_16x16x16_f16"
+AMD_ISA = {
+    "matmul.hip": ("_mma", {"gfx908": _MFMA, "gfx90a": _MFMA, "gfx942": _MFMA, "gfx1100": _WMMA, "gfx1201": _WMMA}),
+}
 
 # Stand-in for what hiprtc's built-in runtime header gives kernels. Only the
 # device side is needed; the definitions mirror HIP's amd_hip_runtime.h /
@@ -232,6 +248,23 @@ def find_clang():
     return shutil.which("clang")
 
 
+def check_isa(asm, suffix, instruction):
+    """(problem or None, note): every kernel of `asm` whose name ends in
+    `suffix` contains `instruction` (a regex), and there is at least one."""
+    bodies = {}
+    for m in re.finditer(r"^(\w+):[^\n]*\n(.*?)^\.Lfunc_end", asm, re.S | re.M):
+        if m.group(1).endswith(suffix):
+            bodies[m.group(1)] = len(re.findall(r"^\s+" + instruction + r"\b", m.group(2), re.M))
+    if not bodies:
+        return "no *%s kernels in the code (compiled out?)" % suffix, ""
+    missing = sorted(k for k, n in bodies.items() if n == 0)
+    if missing:
+        return "no %s in: %s" % (instruction, ", ".join(missing)), ""
+    counts = sorted(set(bodies.values()))
+    return None, ": %d *%s kernels, %s x %s each" % (
+        len(bodies), suffix, "/".join(map(str, counts)), instruction.replace("_?", ""))
+
+
 def check_amd(files):
     clang = find_clang()
     if clang is None:
@@ -245,7 +278,10 @@ def check_amd(files):
         with open(prelude, "w") as f:
             f.write(PRELUDE)
         for f in files:
+            isa = AMD_ISA.get(os.path.basename(f))
             for arch, warp in AMD_TARGETS:
+                expect = isa[1].get(arch) if isa else None
+                out = os.path.join(tmp, "out.s" if expect else "out.o")
                 cmd = [
                     clang,
                     "-x",
@@ -253,8 +289,7 @@ def check_amd(files):
                     "--cuda-device-only",
                     "-nogpulib",
                     "-nogpuinc",
-                    "-fgpu-rdc",
-                    "-c",
+                ] + (["-S"] if expect else ["-fgpu-rdc", "-c"]) + [
                     "--offload-arch=" + arch,
                     "-std=c++17",
                     "-O3",
@@ -267,13 +302,20 @@ def check_amd(files):
                     "-I",
                     KERNELS,
                     "-o",
-                    os.path.join(tmp, "out.o"),
+                    out,
                     f,
                 ]
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 ok = r.returncode == 0
-                print("  [%s] %s %s (warp %d)" % ("ok" if ok else "FAIL", os.path.relpath(f, ROOT), arch, warp))
                 log = (r.stdout + r.stderr).strip()
+                note = ""
+                if ok and expect:
+                    with open(out) as fh:
+                        problem, note = check_isa(fh.read(), isa[0], expect)
+                    if problem:
+                        ok = False
+                        log = (log + "\n" + problem).strip()
+                print("  [%s] %s %s (warp %d)%s" % ("ok" if ok else "FAIL", os.path.relpath(f, ROOT), arch, warp, note))
                 if log:
                     print("\n".join("      " + line for line in log.splitlines()))
                 failed += not ok

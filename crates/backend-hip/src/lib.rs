@@ -94,6 +94,9 @@ fn describe(facts: &DeviceFacts, rt: &Runtime, compiler: &Compiler) -> String {
     format!("{} via {} + {}", facts.summary(), rt.version(), compiler.version())
 }
 
+/// Bytes of the backend's scratch buffer ([`HipBackend::scratch`]).
+pub const SCRATCH_BYTES: u64 = 16 << 20;
+
 /// The HIP backend: one device, one stream, the device's kernel compiler.
 pub struct HipBackend {
     device: Device,
@@ -102,6 +105,8 @@ pub struct HipBackend {
     buffers: BufferTable,
     kernels: KernelTable,
     graphs: Graphs,
+    /// [`SCRATCH_BYTES`] of device memory for ops' intermediate results.
+    scratch: DevicePtr,
     /// An error from a call that cannot return one (`buffer_free`), reported
     /// by the next `synchronize`.
     deferred: Mutex<Option<BackendError>>,
@@ -123,6 +128,7 @@ impl HipBackend {
         let device = Device::open(rt.clone(), cfg.device)?;
         let target = Target::for_device(rt.platform(), device.facts());
         let description = describe(device.facts(), &rt, &compiler);
+        let scratch = device.alloc(SCRATCH_BYTES)?;
         Ok(HipBackend {
             device,
             compiler,
@@ -130,6 +136,7 @@ impl HipBackend {
             buffers: BufferTable::default(),
             kernels: KernelTable::default(),
             graphs: Graphs::default(),
+            scratch,
             deferred: Mutex::new(None),
             description,
         })
@@ -179,6 +186,16 @@ impl HipBackend {
         self.buffers.range(t.buffer, start, end - start, write)
     }
 
+    /// Device memory an op may use for intermediate results between its own
+    /// launches (split-K attention's partial states): address and length
+    /// ([`SCRATCH_BYTES`]). Allocated once with the backend, so no op
+    /// allocates mid-forward (which would sync the stream or break a graph
+    /// capture). Ops are enqueued one at a time on the one stream, so each
+    /// may use all of it: the next op's kernels run after this one's.
+    pub fn scratch(&self) -> (DevicePtr, u64) {
+        (self.scratch, SCRATCH_BYTES)
+    }
+
     fn defer(&self, e: BackendError) {
         let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         d.get_or_insert(e);
@@ -200,6 +217,8 @@ impl Drop for HipBackend {
             // SAFETY: allocated by this device; the table no longer hands it out.
             let _ = unsafe { self.device.free(b.ptr) };
         }
+        // SAFETY: allocated by this device; the stream is idle.
+        let _ = unsafe { self.device.free(self.scratch) };
         for m in self.kernels.drain() {
             // SAFETY: the stream is idle and the function table was cleared.
             let _ = unsafe { self.device.unload_module(m) };

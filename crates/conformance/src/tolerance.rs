@@ -18,14 +18,19 @@ pub const F16_ACTIVATIONS: f64 = 5e-6;
 /// matmul over weights of type `w`. The weights are the same bits on both
 /// sides (dequantization is exact in f32), so what differs is the
 /// activations' precision: F32 when the backend keeps f32 activations;
-/// [`F16_ACTIVATIONS`] for a tensor-core path that rounds both the
-/// activations and the dequantized weights to f16 (HIP's mma kernel):
-/// each product w·x gets a relative error δw + δx, |δ| ≤ 2^-11, about
+/// [`F16_ACTIVATIONS`] for a matrix-unit path that rounds both the
+/// activations and the dequantized weights to f16 (HIP's mma kernels:
+/// NVIDIA tensor cores, AMD MFMA on CDNA and WMMA on RDNA3/4, all rounding
+/// to nearest even and accumulating in f32): each product w·x gets a relative error δw + δx, |δ| ≤ 2^-11, about
 /// uniform (variance 2^-22/3 each), independent across the K terms, so
 /// Σ_k w·x·(δw + δx) has variance ≈ (2·2^-22/3)·Σ_k (w·x)², and for
 /// zero-mean data (E[(Σ w·x)²] = Σ (w·x)²) NMSE ≈ 2·2^-22/3 ≈ 1.6e-7 for any
 /// K (2048 in the cases; the f32 accumulation adds ~K·2^-48, negligible):
-/// 30x under 5e-6. F32 weights stay on an f32 path (tolerance F32); a
+/// 30x under 5e-6. MI200's MFMA also flushes f16 subnormal inputs
+/// (|v| < 2^-14) to zero (AMD's MIOpen docs, "MI200 MFMA behavior
+/// specifics"): an absolute error ≤ 2^-14·|other operand| on a fraction of
+/// about 1e-4 of the terms at the cases' O(1) scale, orders of magnitude
+/// below the rounding above. F32 weights stay on an f32 path (tolerance F32); a
 /// backend that quantizes activations to 8 bits (as llama.cpp's MMQ does,
 /// relative error ≈ 1/254 per value → NMSE ≈ 1.5e-5 after averaging over
 /// K) needs [`INT8_ACTIVATIONS`].

@@ -6,8 +6,11 @@
 //! Two kernels, each correct for any call, picked by shape (the host never
 //! reads `seqs` or `block_table`: that would cost a device round trip):
 //! - `attention_<kv>_decode_d<DMAX>_r<RD>`: one block per (query token, kv
-//!   head, chunk of RD query heads). It also writes the zero rows of tokens
-//!   that belong to no sequence, so it runs on every call.
+//!   head, chunk of RD query heads[, split of the kv range]). It also writes
+//!   the zero rows of tokens that belong to no sequence, so it runs on every
+//!   call. Split S > 1 ways (flash-decoding, see [`decode_splits`]) it writes
+//!   partial softmax states to the backend's scratch buffer
+//!   ([`HipBackend::scratch`]) and `attention_decode_merge` writes the rows.
 //! - `attention_<kv>_prefill_d<DMAX>`: one block per (tile of query tokens of
 //!   one sequence, kv head, head chunk), K/V tiles in shared memory.
 //!
@@ -59,6 +62,21 @@ const MAX_SHARED_BYTES: u32 = 40 * 1024;
 const DECODE_MAX_AVG_QUERIES: i64 = 2;
 /// Largest grid y/z dimension on both platforms.
 const MAX_GRID_Y: u64 = 65535;
+/// Split-K decode: each split gets at least this many positions of the
+/// block table's capacity. A split of 128 f16 positions of head_dim 128
+/// reads 64 KiB of K and V per kv head and writes 520 bytes of partial
+/// state per query row (under 4% more traffic for a group of 4, read once
+/// more by the merge); fewer positions would leave a block a step or two
+/// of work next to its fixed costs (the sequence lookup, q, the final
+/// shared-memory merge).
+const SPLIT_MIN_POSITIONS: u64 = 128;
+/// Split-K decode aims at this many blocks per SM (CU) before RD shrinks.
+const SPLIT_BLOCKS_PER_SM: u64 = 2;
+/// Most splits per work item (`RF_ATTN_MAX_SPLITS`: the merge kernel's
+/// weights in shared memory).
+const MAX_SPLITS: u64 = 256;
+/// Threads per merge block (`RF_ATTN_MERGE_THREADS`).
+const MERGE_THREADS: u32 = 128;
 
 /// `rf_attn_params` in the kernel source: field for field, 4 bytes each.
 #[repr(C)]
@@ -81,7 +99,7 @@ struct AttnParams {
     window: u32,
     scale: f32,
     softcap: f32,
-    reserved: i32,
+    splits: i32,
 }
 
 const _: () = assert!(std::mem::size_of::<AttnParams>() == 72);
@@ -190,16 +208,30 @@ fn attention(b: &HipBackend, a: &AttentionArgs) -> Result<()> {
         window: p.sliding_window,
         scale: p.scale,
         softcap: p.softcap,
-        reserved: 0,
+        splits: 1,
     };
     let all_decode = i64::from(n_tokens) <= DECODE_MAX_AVG_QUERIES * i64::from(n_seqs);
+    let (scratch, scratch_bytes) = b.scratch();
+    let mut ppart = scratch.0;
 
-    // Decode kernel: every token, RD heads of a group per block.
-    let (rd, threads, shared) = decode_shape(b.facts(), dmax, group, n_tokens as u64 * n_kv_head as u64);
+    // Decode kernel: every token, RD heads of a group per block, the kv
+    // range split S ways when that is what fills the device. Only calls the
+    // decode kernel computes entirely are split: otherwise the time goes to
+    // the prefill kernel (and the decode launch mostly finds nothing to do).
+    let slots = n_tokens as u64 * n_kv_head as u64;
+    let splits = if all_decode {
+        let capacity = max_blocks as u64 * block_len as u64;
+        let part_bytes = n_tokens as u64 * n_head as u64 * (head_dim as u64 + 2) * 4;
+        decode_splits(b.facts(), group, slots, capacity, part_bytes, scratch_bytes)
+    } else {
+        1
+    };
+    let (rd, threads, shared) = decode_shape(b.facts(), dmax, group, slots * splits);
     let mut dp = AttnParams {
         chunk_heads: rd,
         head_chunks: (group + rd - 1) / rd,
         nq_max: if all_decode { i32::MAX } else { DECODE_MAX_AVG_QUERIES as i32 },
+        splits: splits as i32,
         ..base
     };
     let grid_y = n_kv_head as u64 * dp.head_chunks as u64;
@@ -207,18 +239,42 @@ fn attention(b: &HipBackend, a: &AttentionArgs) -> Result<()> {
     if grid_y > MAX_GRID_Y || n_tokens as u64 * u64::from(threads) > u64::from(u32::MAX) {
         return Err(unsupported(format!("decode grid {n_tokens} x {grid_y} exceeds the device's limits")));
     }
+    let rows = n_tokens as u64 * n_head as u64; // merge blocks
+    if splits > 1 && rows * u64::from(MERGE_THREADS) > u64::from(u32::MAX) {
+        return Err(unsupported(format!("decode merge grid {rows} exceeds the device's limits")));
+    }
     let f = b.kernel(&SOURCE, decode_kernel(kv, dmax, rd))?;
     {
-        let mut args =
-            [arg(&mut pq), arg(&mut pk), arg(&mut pv), arg(&mut pt), arg(&mut ps), arg(&mut po), arg(&mut dp)];
-        // SAFETY: the arguments match the kernel's parameter list (6 device
+        let mut args = [
+            arg(&mut pq),
+            arg(&mut pk),
+            arg(&mut pv),
+            arg(&mut pt),
+            arg(&mut ps),
+            arg(&mut po),
+            arg(&mut ppart),
+            arg(&mut dp),
+        ];
+        let grid = [n_tokens as u32, grid_y as u32, splits as u32];
+        // SAFETY: the arguments match the kernel's parameter list (7 device
         // pointers, then `rf_attn_params` by value, mirrored by `AttnParams`).
         // q/out hold n_tokens*n_head*head_dim floats, the caches
         // n_blocks*block_len*n_kv_head*head_dim elements, block_table
         // max_blocks*n_seqs and seqs 3*n_seqs ints (validated shapes, ranges
         // checked by tensor_ptr); the kernel reads table/cache entries only
-        // at indices it has checked against these sizes.
-        unsafe { b.device().launch(&f, [n_tokens as u32, grid_y as u32, 1], [threads, 1, 1], shared, &mut args)? };
+        // at indices it has checked against these sizes. With splits > 1 it
+        // writes n_tokens*n_head*splits*(head_dim+2) floats of `part`, which
+        // `decode_splits` kept within the scratch buffer; with splits = 1 it
+        // does not touch `part`.
+        unsafe { b.device().launch(&f, grid, [threads, 1, 1], shared, &mut args)? };
+    }
+    if splits > 1 {
+        let f = b.kernel(&SOURCE, "attention_decode_merge")?;
+        let mut args = [arg(&mut ppart), arg(&mut po), arg(&mut dp)];
+        // SAFETY: the kernel takes (part, out, rf_attn_params); it reads the
+        // partials the decode launch above wrote (same params, same scratch,
+        // stream order) and writes rows*head_dim floats of out.
+        unsafe { b.device().launch(&f, [rows as u32, 1, 1], [MERGE_THREADS, 1, 1], 0, &mut args)? };
     }
     if all_decode {
         return Ok(());
@@ -245,8 +301,18 @@ fn attention(b: &HipBackend, a: &AttentionArgs) -> Result<()> {
         return Err(unsupported(format!("prefill grid {items} x {grid_y} exceeds the device's limits")));
     }
     let f = b.kernel(&SOURCE, prefill_kernel(kv, dmax))?;
-    let mut args = [arg(&mut pq), arg(&mut pk), arg(&mut pv), arg(&mut pt), arg(&mut ps), arg(&mut po), arg(&mut pp)];
-    // SAFETY: as for the decode launch above (same parameter list).
+    let mut args = [
+        arg(&mut pq),
+        arg(&mut pk),
+        arg(&mut pv),
+        arg(&mut pt),
+        arg(&mut ps),
+        arg(&mut po),
+        arg(&mut ppart),
+        arg(&mut pp),
+    ];
+    // SAFETY: as for the decode launch above (same parameter list; the
+    // prefill kernel does not touch `part`).
     unsafe { b.device().launch(&f, [items as u32, grid_y as u32, 1], [PREFILL_THREADS, 1, 1], 0, &mut args) }
 }
 
@@ -267,18 +333,55 @@ fn decode_shared(dmax: i32, rd: i32, threads: u32) -> u64 {
     nv * rd as u64 * (dmax as u64 + 2) * 4
 }
 
-/// Heads per block (RD), threads per block and dynamic shared bytes of the
-/// decode launch over `slots` = n_tokens * n_kv_head (token, kv head) pairs.
+/// The largest RD for a group: its size rounded up to a power of two, at
+/// most 8, so a GQA group shares every K/V load.
+fn decode_full_rd(group: i32) -> i32 {
+    (group.clamp(1, 8) as u32).next_power_of_two() as i32
+}
+
+/// S, the number of splits of each decode work item's kv range (1: the
+/// single pass), from what the host knows: the work items (the `slots`, or
+/// (token, kv head) pairs, times the head chunks of RD = [`decode_full_rd`]),
+/// the block table's `capacity` in positions (never the sequences' actual
+/// lengths: those are on the device, and a recorded decode step is replayed
+/// at every position), the SM count and the scratch buffer (`part_bytes` of
+/// partial states per split).
 ///
-/// RD starts at the group size (rounded up to a power of two, at most 8) so
-/// a GQA group shares every K/V load. When that leaves fewer than two blocks
-/// per SM (a lone long decode), RD halves (the group's heads then re-read
-/// K/V, mostly from L2) and blocks grow, so the device's memory system gets
-/// enough loads in flight.
+/// S grows until the blocks reach [`SPLIT_BLOCKS_PER_SM`] per SM, within
+/// [`SPLIT_MIN_POSITIONS`] of capacity per split, [`MAX_SPLITS`] and the
+/// scratch. The kernel divides each token's actual visible range evenly
+/// over the S splits, so a context far shorter than the capacity still
+/// spreads (a split past its end writes an empty partial).
+fn decode_splits(
+    facts: &DeviceFacts,
+    group: i32,
+    slots: u64,
+    capacity: u64,
+    part_bytes: u64,
+    scratch_bytes: u64,
+) -> u64 {
+    let sms = u64::from(facts.multiprocessors.max(1));
+    let rd = decode_full_rd(group);
+    let blocks = slots * ((group + rd - 1) / rd) as u64;
+    if blocks == 0 {
+        return 1;
+    }
+    let want = (SPLIT_BLOCKS_PER_SM * sms).div_ceil(blocks);
+    let by_scratch = scratch_bytes.checked_div(part_bytes).unwrap_or(0);
+    want.min(capacity / SPLIT_MIN_POSITIONS).min(MAX_SPLITS).min(by_scratch).max(1)
+}
+
+/// Heads per block (RD), threads per block and dynamic shared bytes of the
+/// decode launch over `slots` (token, kv head, split) triples.
+///
+/// RD starts at [`decode_full_rd`]. When that leaves fewer than two blocks
+/// per SM (a lone long decode whose capacity allows too few splits), RD
+/// halves (the group's heads then re-read K/V, mostly from L2) and blocks
+/// grow, so the device's memory system gets enough loads in flight.
 fn decode_shape(facts: &DeviceFacts, dmax: i32, group: i32, slots: u64) -> (i32, u32, u32) {
     let sms = u64::from(facts.multiprocessors.max(1));
     let blocks = |rd: i32| slots * ((group + rd - 1) / rd) as u64;
-    let mut rd = (group.min(8) as u32).next_power_of_two() as i32;
+    let mut rd = decode_full_rd(group);
     while rd > 1 && blocks(rd) < 2 * sms {
         rd /= 2;
     }
@@ -456,6 +559,60 @@ mod tests {
         }
     }
 
+    /// Split-K decode: a lone long decode splits until the device is full
+    /// (within the capacity, MAX_SPLITS and the scratch); full grids, short
+    /// capacities and too little scratch keep the single pass.
+    #[test]
+    fn decode_splits_fill_the_device() {
+        let f = h200();
+        let scratch = crate::SCRATCH_BYTES;
+        let part = |n_tokens: u64, n_head: u64, d: u64| n_tokens * n_head * (d + 2) * 4;
+        // 1 token, 32 query / 8 kv heads, head_dim 128, capacity 4224 (264
+        // blocks of 16): 8 blocks of RD 4, 33 splits of 128 positions = 264
+        // blocks (2 per SM) of 256 threads, RD kept at 4; 549 KB of partials.
+        let s = decode_splits(&f, 4, 8, 4224, part(1, 32, 128), scratch);
+        assert_eq!(s, 33);
+        assert_eq!(decode_shape(&f, 128, 4, 8 * s), (4, 256, 16 * 4 * 130 * 4));
+        // At 8192 the same 33 (the device is full); a 256-position capacity
+        // allows 2; below that, one pass.
+        assert_eq!(decode_splits(&f, 4, 8, 8192, part(1, 32, 128), scratch), 33);
+        assert_eq!(decode_splits(&f, 4, 8, 256, part(1, 32, 128), scratch), 2);
+        assert_eq!(decode_splits(&f, 4, 8, 255, part(1, 32, 128), scratch), 1);
+        // MQA at 8192 (the conformance case): 64 splits, then RD shrinks.
+        let s = decode_splits(&f, 8, 1, 8208, part(1, 8, 128), scratch);
+        assert_eq!(s, 64);
+        assert_eq!(decode_shape(&f, 128, 8, s).0, 1);
+        // A full grid (33 tokens x 8 kv heads at RD 4) stays single-pass.
+        assert_eq!(decode_splits(&f, 4, 33 * 8, 1 << 20, part(33, 32, 128), scratch), 1);
+        // MAX_SPLITS bounds a very long lone decode on a large device.
+        let big = DeviceFacts { multiprocessors: 304, ..h200() };
+        assert_eq!(decode_splits(&big, 8, 1, 1 << 20, part(1, 8, 128), scratch), MAX_SPLITS);
+        // Scratch: 100 tokens x 128 heads x 258 floats = 13.2 MB per split: 1.
+        assert_eq!(decode_splits(&f, 128, 100, 1 << 20, part(100, 128, 256), scratch), 1);
+        assert_eq!(decode_splits(&f, 4, 8, 4224, part(1, 32, 128), 3 * part(1, 32, 128)), 3);
+        // Always within the limits the kernels and the scratch assume.
+        for group in [1, 2, 4, 7, 8, 16] {
+            for n_kv_head in [1, 2, 8, 32] {
+                for n_tokens in [1, 2, 5, 40, 300] {
+                    for capacity in [0, 16, 300, 4224, 1 << 17] {
+                        let pb = part(n_tokens, (group * n_kv_head) as u64, 256);
+                        let s = decode_splits(&f, group, n_tokens * n_kv_head as u64, capacity, pb, scratch);
+                        assert!((1..=MAX_SPLITS).contains(&s));
+                        assert!(s == 1 || (s * pb <= scratch && s * SPLIT_MIN_POSITIONS <= capacity));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The merge kernel and its limits are in the source.
+    #[test]
+    fn merge_kernel_matches_the_source() {
+        assert!(SOURCE.code.contains("attention_decode_merge("));
+        assert!(SOURCE.code.contains(&format!("#define RF_ATTN_MAX_SPLITS {MAX_SPLITS}")));
+        assert!(SOURCE.code.contains(&format!("#define RF_ATTN_MERGE_THREADS {MERGE_THREADS}")));
+    }
+
     /// The params struct has the kernel's field order.
     #[test]
     fn params_mirror_the_kernel_struct() {
@@ -477,7 +634,7 @@ mod tests {
             "window",
             "scale",
             "softcap",
-            "reserved",
+            "splits",
         ];
         let body = SOURCE.code.split("struct rf_attn_params {").nth(1).expect("struct in source");
         let body = body.split("};").next().expect("struct end");

@@ -7,14 +7,19 @@
 //! - `M == 1` (decode): `matmul_<w>_<x>_gemv`, and `2 ≤ M ≤ 8`:
 //!   `matmul_<w>_<x>_gemvn`, both in `kernels/matvec.hip` ([`matvec`]);
 //! - larger `M` (prefill): `matmul_<w>_<x>_tile`, 64 × 64 output tiles in
-//!   f32 (portable), or, on NVIDIA sm_80+ for `M ≥ 32` and weights other
-//!   than F32, `matmul_<w>_<x>_mma`: tensor cores (`mma.sync` m16n8k16,
-//!   f16 operands, f32 accumulation) on 128 × 64 output tiles. F32 weights
-//!   keep the f32 kernel (their tolerance is f32's); below 32 columns half
-//!   of an mma tile would be padding, and the portable kernel keeps being
-//!   exercised on NVIDIA (conformance covers both). AMD has no matrix-unit
-//!   kernel yet (MFMA / WMMA would go behind `#if` on `__gfx90a__` /
-//!   `__gfx11__` in the same source) and stays on the portable kernel.
+//!   f32 (portable), or, for `M ≥ 32` and weights other than F32 on a
+//!   device with a matrix unit ([`mma_unit`]), `matmul_<w>_<x>_mma`: f16
+//!   operands (rounded to nearest even), f32 accumulation, 128 × 64 output
+//!   tiles per block of 256 threads, through NVIDIA's `mma.sync` m16n8k16
+//!   (sm_80+), AMD's `v_mfma_f32_32x32x8f16` (CDNA: gfx908, gfx90a,
+//!   gfx940–942, gfx950) or `v_wmma_f32_16x16x16_f16` (RDNA3: gfx1100–1103,
+//!   gfx1150–1153; RDNA4: gfx1200, gfx1201). One source and one launch
+//!   shape for all; the kernel picks the instruction by target. F32
+//!   weights keep the f32 kernel (their tolerance is f32's); below 32
+//!   columns half of an mma tile would be padding, and the portable kernel
+//!   keeps being exercised on every device (conformance covers both).
+//!   Other AMD targets (gfx1030 and older RDNA, gfx900/gfx906) have no
+//!   matrix unit for f16 and run the portable kernel.
 //!   `ROCMFORGE_MATMUL_PORTABLE=1` in the environment (read once) disables
 //!   the mma kernel, for timing comparisons and for bisecting numerics.
 //!
@@ -45,7 +50,9 @@ const TILE: i64 = 64;
 const TILE_THREADS: u32 = 256;
 /// Most blocks in grid dimension y (the tiled kernel's column tiles).
 const MAX_GRID_Y: i64 = 65_535;
-/// Output tile of the mma kernel: weight rows (`RF_MMA_N`) × columns (`RF_MMA_M`).
+/// Output tile of the mma kernel: weight rows (`RF_MMA_N`) × columns
+/// (`RF_MMA_M`), and its threads: the same for every [`MmaUnit`] (8 warps
+/// of 32 or 4 wavefronts of 64; the kernel splits the tile by warp size).
 const MMA_N: u32 = 128;
 const MMA_M: u32 = 64;
 const MMA_THREADS: u32 = 256;
@@ -59,7 +66,7 @@ pub(super) enum Variant {
     /// `matvec.hip`, 2 ≤ M ≤ [`matvec::MAX_M`].
     Gemvn,
     Tile,
-    /// Tensor cores (NVIDIA sm_80+), chosen by [`run`] over `Tile`.
+    /// The matrix unit ([`mma_unit`]), chosen by [`run`] over `Tile`.
     Mma,
 }
 
@@ -122,14 +129,55 @@ fn plan(a: &MatmulArgs) -> Result<Plan> {
     Ok(Plan { wtype, xtype, k: k as i32, n: n as i32, m: m as i32, row_bytes, variant })
 }
 
-/// Whether the device runs the mma kernels: NVIDIA compute capability 8.0
-/// or newer (arch "sm_XY", XY ≥ 80), unless `ROCMFORGE_MATMUL_PORTABLE` is
-/// set to something other than "0".
+/// The matrix instruction behind a device's `matmul_<w>_<x>_mma` kernels
+/// (`kernels/matmul.hip`, "matrix units", picks the same by target macro).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MmaUnit {
+    /// NVIDIA `mma.sync` m16n8k16 (sm_80+).
+    NvidiaMmaSync,
+    /// AMD CDNA `v_mfma_f32_32x32x8f16` (wavefront 64).
+    AmdMfma,
+    /// AMD RDNA3 `v_wmma_f32_16x16x16_f16` (wave32).
+    AmdWmma,
+    /// AMD RDNA4 `v_wmma_f32_16x16x16_f16`, gfx12 operand layout (wave32).
+    AmdWmmaGfx12,
+}
+
+/// AMD targets with an mma kernel, by unit: exactly the `__gfxNNNN__`
+/// macros of the kernel's `#if`s (a test checks both lists agree).
+const AMD_MFMA: [&str; 6] = ["gfx908", "gfx90a", "gfx940", "gfx941", "gfx942", "gfx950"];
+const AMD_WMMA: [&str; 8] = ["gfx1100", "gfx1101", "gfx1102", "gfx1103", "gfx1150", "gfx1151", "gfx1152", "gfx1153"];
+const AMD_WMMA_GFX12: [&str; 2] = ["gfx1200", "gfx1201"];
+
+/// The matrix unit of a device with architecture `arch` ("sm_90", "gfx90a",
+/// or a target id with features, "gfx90a:sramecc+:xnack-") and warp size
+/// `warp_size`, if the mma kernel has a version for it. The warp size must
+/// be the one the kernel is written for (the compile's `RF_WARP_SIZE`):
+/// 64 for MFMA, 32 for WMMA and NVIDIA.
+fn mma_unit(arch: &str, warp_size: u32) -> Option<MmaUnit> {
+    let processor = arch.split(':').next().unwrap_or(arch);
+    let (unit, warp) = if sm_version(processor).is_some_and(|v| v >= 80) {
+        (MmaUnit::NvidiaMmaSync, 32)
+    } else if AMD_MFMA.contains(&processor) {
+        (MmaUnit::AmdMfma, 64)
+    } else if AMD_WMMA.contains(&processor) {
+        (MmaUnit::AmdWmma, 32)
+    } else if AMD_WMMA_GFX12.contains(&processor) {
+        (MmaUnit::AmdWmmaGfx12, 32)
+    } else {
+        return None;
+    };
+    (warp_size == warp).then_some(unit)
+}
+
+/// Whether the device runs the mma kernels: it has a [`mma_unit`], and
+/// `ROCMFORGE_MATMUL_PORTABLE` is unset, empty or "0".
 fn has_mma(b: &HipBackend) -> bool {
     static DISABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let disabled =
         *DISABLED.get_or_init(|| std::env::var("ROCMFORGE_MATMUL_PORTABLE").is_ok_and(|v| !v.is_empty() && v != "0"));
-    !disabled && sm_version(&b.facts().arch).is_some_and(|v| v >= 80)
+    let facts = b.facts();
+    !disabled && mma_unit(&facts.arch, facts.warp_size).is_some()
 }
 
 /// 90 from "sm_90" (or "sm_90a"); None for anything else (AMD's "gfx…").
@@ -284,5 +332,62 @@ mod tests {
         assert_eq!(sm_version("sm_75"), Some(75));
         assert_eq!(sm_version("gfx90a"), None);
         assert_eq!(sm_version("sm_"), None);
+    }
+
+    #[test]
+    fn matrix_units_by_arch() {
+        use MmaUnit::*;
+        for (arch, warp, unit) in [
+            ("sm_80", 32, Some(NvidiaMmaSync)),
+            ("sm_90a", 32, Some(NvidiaMmaSync)),
+            ("sm_120", 32, Some(NvidiaMmaSync)),
+            ("sm_75", 32, None),
+            ("gfx908", 64, Some(AmdMfma)),
+            ("gfx90a", 64, Some(AmdMfma)),
+            ("gfx90a:sramecc+:xnack-", 64, Some(AmdMfma)),
+            ("gfx942", 64, Some(AmdMfma)),
+            ("gfx942:sramecc+:xnack+", 64, Some(AmdMfma)),
+            ("gfx950", 64, Some(AmdMfma)),
+            ("gfx1100", 32, Some(AmdWmma)),
+            ("gfx1151", 32, Some(AmdWmma)),
+            ("gfx1201", 32, Some(AmdWmmaGfx12)),
+            ("gfx1200:xnack-", 32, Some(AmdWmmaGfx12)),
+            // No f16 matrix unit, or no kernel for it.
+            ("gfx906", 64, None),
+            ("gfx900:xnack-", 64, None),
+            ("gfx1030", 32, None),
+            ("gfx1010", 32, None),
+            ("gfx1250", 32, None),
+            ("gfx90", 64, None),
+            ("gfx9420", 64, None),
+            ("", 32, None),
+            // The kernel's warp tiling assumes the unit's wave size.
+            ("gfx90a", 32, None),
+            ("gfx1100", 64, None),
+            ("gfx1201", 64, None),
+            ("sm_90", 64, None),
+        ] {
+            assert_eq!(mma_unit(arch, warp), unit, "{arch} warp {warp}");
+        }
+    }
+
+    #[test]
+    fn every_amd_mma_target_is_in_the_kernel() {
+        // Each target the host picks an mma kernel for is one the kernel's
+        // #if defines the entry points for, under the same unit.
+        let section = |unit: &str| {
+            let start = SOURCE.code.find(&format!("#define {unit} 1")).expect("unit define");
+            let cond = &SOURCE.code[..start];
+            &cond[cond.rfind("#elif").max(cond.rfind("#if")).expect("its #if / #elif")..]
+        };
+        for (unit, archs) in
+            [("RF_MMA_MFMA", &AMD_MFMA[..]), ("RF_MMA_WMMA", &AMD_WMMA[..]), ("RF_MMA_WMMA_GFX12", &AMD_WMMA_GFX12[..])]
+        {
+            let cond = section(unit);
+            for arch in archs {
+                assert!(cond.contains(&format!("defined(__{arch}__)")), "{arch} not in the kernel's {unit} condition");
+            }
+            assert_eq!(cond.matches("defined(__gfx").count(), archs.len(), "{unit}: the kernel lists other targets");
+        }
     }
 }

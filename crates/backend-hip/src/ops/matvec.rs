@@ -18,8 +18,10 @@ pub(super) static SOURCE: KernelSource<'static> = KernelSource {
     headers: crate::kernels::HEADERS,
 };
 
-/// Warps (= weight rows) per block (`RF_GEMV_WARPS`).
+/// Warps per block (`RF_GEMV_WARPS`).
 const WARPS: u32 = 4;
+/// Weight rows per block (`RF_GEMV_ROWS`, = `RF_GEMV_WARPS`).
+const ROWS: u32 = 4;
 /// Most activation columns the gemvn kernel takes (`RF_GEMV_MAX_M`).
 pub(super) const MAX_M: i64 = 8;
 
@@ -39,7 +41,7 @@ pub(super) fn run(b: &HipBackend, a: &MatmulArgs, p: &Plan) -> Result<()> {
         &mut m as *mut i32 as *mut c_void,
         &mut row_bytes as *mut u64 as *mut c_void,
     ];
-    let grid = [(p.n as u32).div_ceil(WARPS), 1, 1];
+    let grid = [(p.n as u32).div_ceil(ROWS), 1, 1];
     let block = [WARPS * b.facts().warp_size, 1, 1];
     // SAFETY: as in `matmul::run`: the arguments match the kernel's
     // parameters, the pointers' byte ranges were checked by `tensor_ptr`,

@@ -1,6 +1,7 @@
 //! `rocmforge synth`: write a random-weight GGUF at a named shape.
 
-use anyhow::Context;
+use std::time::Instant;
+
 use clap::Args;
 use rocmforge_models::synthetic::{self, WeightType};
 
@@ -12,9 +13,10 @@ pub struct SynthArgs {
     /// Weight type: f32, f16, q8_0, q4_0, q4_1, q4_k, q6_k, q4_k_m.
     #[arg(long = "type", default_value = "f16")]
     wtype: String,
+    /// The same seed gives the same file, on any number of threads.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output file.
+    /// Output file (written as `<out>.partial`, renamed when complete).
     #[arg(long)]
     out: std::path::PathBuf,
 }
@@ -22,14 +24,15 @@ pub struct SynthArgs {
 pub fn run(a: SynthArgs) -> anyhow::Result<()> {
     let shape = synthetic::shape(&a.shape)?;
     let wtype = WeightType::parse(&a.wtype)?;
-    let bytes = synthetic::write_gguf(&shape, wtype, a.seed)?;
-    std::fs::write(&a.out, &bytes).with_context(|| a.out.display().to_string())?;
+    let start = Instant::now();
+    let n = synthetic::write_gguf_file(&a.out, &shape, wtype, a.seed)?;
     eprintln!(
-        "wrote {} ({:.1} MiB, {} {})",
+        "wrote {} ({:.1} MiB, {} {}, {:.1} s)",
         a.out.display(),
-        bytes.len() as f64 / (1u64 << 20) as f64,
+        n as f64 / (1u64 << 20) as f64,
         shape.name,
-        a.wtype
+        a.wtype,
+        start.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -6,7 +6,12 @@
 //! prefill, decode and speculative decode, with sequences out of token
 //! order, sequences without queries and tokens that belong to no sequence
 //! (their output rows must be zero). Long contexts: a decode at 8192 and a
-//! 100-token prefill chunk at context 1000.
+//! 100-token prefill chunk at context 1000. Decodes against block tables
+//! much wider than their contexts (a recorded decode step is sized for its
+//! capacity, not its position): a backend that splits the kv range by the
+//! capacity (HIP's split-K decode) then has splits with nothing visible,
+//! with a sliding window, softcap, a token in no sequence and sequences of
+//! very different lengths.
 //!
 //! Queries are scaled so scores spread over a few units: the softmax is
 //! peaked enough that a wrongly masked or misplaced position changes the
@@ -52,11 +57,25 @@ struct Spec {
     window: u32,
     seqs: Seqs,
     what: &'static str,
+    /// Block table width at least this many positions (0: just what the
+    /// longest sequence needs, plus a block).
+    capacity: usize,
 }
 
 impl Spec {
     fn new(head_dim: usize, n_head: usize, n_kv_head: usize, block_len: usize, cache: DType) -> Spec {
-        Spec { head_dim, n_head, n_kv_head, block_len, cache, softcap: 0.0, window: 0, seqs: MIXED, what: "mixed" }
+        Spec {
+            head_dim,
+            n_head,
+            n_kv_head,
+            block_len,
+            cache,
+            softcap: 0.0,
+            window: 0,
+            seqs: MIXED,
+            what: "mixed",
+            capacity: 0,
+        }
     }
 
     fn seqs(self, seqs: Seqs, what: &'static str) -> Spec {
@@ -69,6 +88,10 @@ impl Spec {
 
     fn softcap(self, softcap: f32) -> Spec {
         Spec { softcap, ..self }
+    }
+
+    fn capacity(self, capacity: usize) -> Spec {
+        Spec { capacity, ..self }
     }
 }
 
@@ -117,6 +140,16 @@ pub fn cases() -> Vec<Case> {
     specs.push(Spec::new(64, 16, 2, 16, BF16).seqs(&[(1, 1, 8192), (0, 1, 500)], "decode@8192+500").window(4096));
     specs.push(Spec::new(128, 8, 2, 16, F16).seqs(&[(0, 100, 1000)], "prefill 100@1000"));
     specs.push(Spec::new(64, 7, 1, 16, F32).seqs(&[(3, 100, 1000), (0, 1, 200), (1, 2, 9)], "prefill 100@1000+decode"));
+    // Decodes in tables far wider than their contexts (on an H200 the HIP
+    // backend splits these 32, 33, 32, 16 and 8 ways; most splits of the
+    // first see nothing), with a window, softcap (Gemma 2's head_dim), a
+    // batch of lengths 1..300 with a two-token decode, and MQA with token
+    // 1 in no sequence.
+    specs.push(Spec::new(128, 32, 8, 16, F16).seqs(&[(0, 1, 100)], "decode@100").capacity(4096));
+    specs.push(Spec::new(128, 32, 8, 16, F16).seqs(&[(0, 1, 3000)], "decode@3000").capacity(4224).window(700));
+    specs.push(Spec::new(256, 8, 4, 16, BF16).seqs(&[(0, 1, 2000)], "decode@2000").capacity(4096).softcap(2.5));
+    specs.push(Spec::new(128, 16, 2, 16, BF16).seqs(DECODE, "decode").capacity(2048));
+    specs.push(Spec::new(64, 8, 1, 16, F32).seqs(&[(0, 1, 900), (2, 1, 40)], "decode@900+40").capacity(1024));
 
     specs.into_iter().enumerate().map(|(i, s)| case(&s, 7000 + i as u64)).collect()
 }
@@ -125,7 +158,7 @@ fn case(s: &Spec, seed: u64) -> Case {
     let (d, bl) = (s.head_dim, s.block_len);
     let n_tokens = s.seqs.iter().map(|q| q.0 + q.1).max().unwrap_or(0).max(1);
     let needed: Vec<usize> = s.seqs.iter().map(|q| q.2.div_ceil(bl)).collect();
-    let max_blocks = needed.iter().copied().max().unwrap_or(0) + 1;
+    let max_blocks = (needed.iter().copied().max().unwrap_or(0) + 1).max(s.capacity.div_ceil(bl));
     let n_blocks = needed.iter().sum::<usize>() + 3; // a few never used
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut pool: Vec<usize> = (0..n_blocks).collect();
@@ -164,6 +197,9 @@ fn case(s: &Spec, seed: u64) -> Case {
     }
     if s.softcap > 0.0 {
         label += &format!(" cap{}", s.softcap);
+    }
+    if s.capacity > 0 {
+        label += &format!(" table{}", max_blocks * bl);
     }
     Case {
         op: OpKind::Attention,
