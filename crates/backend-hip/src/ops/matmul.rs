@@ -209,8 +209,27 @@ pub(crate) fn run(b: &HipBackend, op: &Op<'_>) -> Result<()> {
         // plan's grid-size check holds for it too.
         p.variant = Variant::Mma;
     }
-    let name = kernel_name(p.wtype, p.xtype, p.variant);
-    let f = b.kernel(&SOURCE, name)?;
+    let (grid, block) = match p.variant {
+        Variant::Gemv | Variant::Gemvn => unreachable!("matvec::run launched it"),
+        Variant::Tile => {
+            ([(p.n as u32).div_ceil(TILE as u32), (p.m as u32).div_ceil(TILE as u32), 1], [TILE_THREADS, 1, 1])
+        }
+        Variant::Mma => ([(p.n as u32).div_ceil(MMA_N), (p.m as u32).div_ceil(MMA_M), 1], [MMA_THREADS, 1, 1]),
+    };
+    launch(b, &SOURCE, a, &p, grid, block)
+}
+
+/// Launch `p`'s kernel from `src` (matmul.hip or matvec.hip): every matmul
+/// kernel takes (w, x, out, K, N, M, row_bytes).
+pub(super) fn launch(
+    b: &HipBackend,
+    src: &'static KernelSource<'static>,
+    a: &MatmulArgs,
+    p: &Plan,
+    grid: [u32; 3],
+    block: [u32; 3],
+) -> Result<()> {
+    let f = b.kernel(src, kernel_name(p.wtype, p.xtype, p.variant))?;
     let mut w = b.tensor_ptr(&a.w, false)?.0;
     let mut x = b.tensor_ptr(&a.x, false)?.0;
     let mut out = b.tensor_ptr(&a.out, true)?.0;
@@ -224,13 +243,6 @@ pub(crate) fn run(b: &HipBackend, op: &Op<'_>) -> Result<()> {
         &mut m as *mut i32 as *mut c_void,
         &mut row_bytes as *mut u64 as *mut c_void,
     ];
-    let (grid, block) = match p.variant {
-        Variant::Gemv | Variant::Gemvn => unreachable!("matvec::run launched it"),
-        Variant::Tile => {
-            ([(p.n as u32).div_ceil(TILE as u32), (p.m as u32).div_ceil(TILE as u32), 1], [TILE_THREADS, 1, 1])
-        }
-        Variant::Mma => ([(p.n as u32).div_ceil(MMA_N), (p.m as u32).div_ceil(MMA_M), 1], [MMA_THREADS, 1, 1]),
-    };
     // SAFETY: the arguments match the kernel's parameters (three device
     // pointers, K, N, M as i32, row_bytes as u64); the pointers come from
     // `tensor_ptr`, which checked each tensor's whole byte range against its

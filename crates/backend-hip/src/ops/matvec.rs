@@ -3,12 +3,10 @@
 //! GGUF blocks once and are bound by memory bandwidth. [`super::matmul`]
 //! plans every matmul and hands these shapes over.
 
-use std::ffi::c_void;
-
 use rocmforge_backend_api::op::MatmulArgs;
 use rocmforge_backend_api::Result;
 
-use super::matmul::{kernel_name, Plan};
+use super::matmul::{launch, Plan};
 use crate::compile::KernelSource;
 use crate::HipBackend;
 
@@ -27,26 +25,9 @@ pub(super) const MAX_M: i64 = 8;
 
 /// Launch the gemv (M = 1) or gemvn kernel `plan` chose.
 pub(super) fn run(b: &HipBackend, a: &MatmulArgs, p: &Plan) -> Result<()> {
-    let f = b.kernel(&SOURCE, kernel_name(p.wtype, p.xtype, p.variant))?;
-    let mut w = b.tensor_ptr(&a.w, false)?.0;
-    let mut x = b.tensor_ptr(&a.x, false)?.0;
-    let mut out = b.tensor_ptr(&a.out, true)?.0;
-    let (mut k, mut n, mut m, mut row_bytes) = (p.k, p.n, p.m, p.row_bytes);
-    let mut args: [*mut c_void; 7] = [
-        &mut w as *mut u64 as *mut c_void,
-        &mut x as *mut u64 as *mut c_void,
-        &mut out as *mut u64 as *mut c_void,
-        &mut k as *mut i32 as *mut c_void,
-        &mut n as *mut i32 as *mut c_void,
-        &mut m as *mut i32 as *mut c_void,
-        &mut row_bytes as *mut u64 as *mut c_void,
-    ];
     let grid = [(p.n as u32).div_ceil(ROWS), 1, 1];
     let block = [WARPS * b.facts().warp_size, 1, 1];
-    // SAFETY: as in `matmul::run`: the arguments match the kernel's
-    // parameters, the pointers' byte ranges were checked by `tensor_ptr`,
-    // and `plan` checked index ranges and alignment.
-    unsafe { b.device().launch(&f, grid, block, 0, &mut args) }
+    launch(b, &SOURCE, a, p, grid, block)
 }
 
 #[cfg(test)]

@@ -58,9 +58,9 @@ pub fn cases() -> Vec<Case> {
         seed += 2;
         v.push(case(w, x, k, n, m, seed));
     }
-    // The tensor-core prefill path (HIP on NVIDIA sm_80+: M >= 32, weights
-    // other than F32; 128-row x 64-column tiles, K slabs of 64, f16
-    // operands): N not a multiple of 64 or 128, M not a multiple of 64, K
+    // The matrix-unit prefill path (HIP's mma kernels: NVIDIA mma.sync on
+    // sm_80+, AMD MFMA on CDNA and WMMA on RDNA3/4; M >= 32, weights other
+    // than F32; 128-row x 64-column tiles, K slabs of 64, f16 operands): N not a multiple of 64 or 128, M not a multiple of 64, K
     // up to 2048 and not a multiple of the 64-element slab (33 Q8_0 blocks,
     // odd F16/BF16 lengths), M at the threshold and just below it (31: the
     // portable f32 tile kernel).
