@@ -12,23 +12,19 @@
 //! chunks of rows, each chunk with its own generator keyed by (seed, tensor,
 //! chunk), so a seed gives the same bytes on any number of threads.
 
-mod gguf_stream;
-
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use crate::{ModelError, Result};
 use rand::distributions::{Distribution, Uniform};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rayon::prelude::*;
 use rocmforge_backend_api::DType;
 use rocmforge_backend_cpu::quant::quantize_row;
-use rocmforge_core::gguf::{Array, GgufError, Value};
-
-use self::gguf_stream::{GgufLayout, TensorSlot};
-use crate::{ModelError, Result};
+use rocmforge_core::gguf::{Array, GgufError, GgufWriter, Value};
 
 /// A named model shape.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -202,10 +198,20 @@ struct Fill {
     spread: f32,
 }
 
-/// A file before its tensor data exists: the layout (metadata, tensor
-/// infos) and, per tensor, how to fill it.
+/// A tensor's place in the file.
+struct TensorSlot {
+    name: String,
+    dtype: DType,
+    /// Innermost first (ggml's `ne`).
+    dims: Vec<u64>,
+    n_bytes: u64,
+}
+
+/// A file before its tensor data exists: metadata, tensor infos and, per
+/// tensor, how to fill it.
 struct Plan {
-    layout: GgufLayout,
+    metadata: Vec<(String, Value)>,
+    tensors: Vec<TensorSlot>,
     fills: Vec<Fill>,
 }
 
@@ -213,7 +219,7 @@ impl Plan {
     fn new(shape: &Shape, wtype: WeightType) -> Result<Plan> {
         let a = shape.arch;
         let hd = shape.n_embd / shape.n_head;
-        let mut plan = Plan { layout: GgufLayout { metadata: Vec::new(), tensors: Vec::new() }, fills: Vec::new() };
+        let mut plan = Plan { metadata: Vec::new(), tensors: Vec::new(), fills: Vec::new() };
         let k = |s: &str| format!("{a}.{s}");
         plan.meta("general.architecture", a)
             .meta("general.name", format!("synthetic {}", shape.name).as_str())
@@ -260,7 +266,7 @@ impl Plan {
     }
 
     fn meta(&mut self, key: impl Into<String>, value: impl Into<Value>) -> &mut Self {
-        self.layout.metadata.push((key.into(), value.into()));
+        self.metadata.push((key.into(), value.into()));
         self
     }
 
@@ -282,7 +288,7 @@ impl Plan {
             .row_bytes(row_len as u64)
             .ok_or_else(|| ModelError::HParam(format!("{name}: rows of {row_len} are not whole {dtype} blocks")))?;
         let n_bytes = row_bytes * n_rows as u64;
-        self.layout.tensors.push(TensorSlot { name, dtype, dims: vec![row_len as u64, n_rows as u64], n_bytes });
+        self.tensors.push(TensorSlot { name, dtype, dims: vec![row_len as u64, n_rows as u64], n_bytes });
         self.fills.push(Fill { center: 0.0, spread: scale });
         Ok(())
     }
@@ -290,7 +296,7 @@ impl Plan {
     /// An F32 vector uniform in `center ± spread`.
     fn vector(&mut self, name: String, n: usize, center: f32, spread: f32) {
         let n_bytes = 4 * n as u64;
-        self.layout.tensors.push(TensorSlot { name, dtype: DType::F32, dims: vec![n as u64], n_bytes });
+        self.tensors.push(TensorSlot { name, dtype: DType::F32, dims: vec![n as u64], n_bytes });
         self.fills.push(Fill { center, spread });
     }
 
@@ -320,12 +326,24 @@ impl Plan {
         Ok(())
     }
 
+    /// The file's writer: metadata and tensor infos, the bytes streamed.
+    fn writer(&self) -> Result<GgufWriter<'static>> {
+        let mut w = GgufWriter::new();
+        for (k, v) in &self.metadata {
+            w.add_metadata(k.clone(), v.clone())?;
+        }
+        for t in &self.tensors {
+            w.add_tensor_info(t.name.clone(), t.dtype, &t.dims)?;
+        }
+        Ok(w)
+    }
+
     /// Tensor `index`'s bytes, generated and quantized in parallel by
     /// chunks of whole rows. Each chunk draws from its own generator, keyed
     /// by (seed, tensor index, chunk index), and chunk boundaries depend only
     /// on the shape: the bytes are the same on any number of threads.
     fn tensor_bytes(&self, index: usize, seed: u64) -> Result<Vec<u8>> {
-        let slot = &self.layout.tensors[index];
+        let slot = &self.tensors[index];
         let Fill { center, spread } = self.fills[index];
         let row_len = slot.dims[0] as usize;
         let n_rows: usize = slot.dims.iter().skip(1).product::<u64>() as usize;
@@ -369,20 +387,21 @@ fn chunk_rng(seed: u64, tensor: usize, chunk: usize) -> StdRng {
 /// the number of threads. Returns the bytes written.
 pub fn write_gguf_to<W: Write + Send>(w: &mut W, shape: &Shape, wtype: WeightType, seed: u64) -> Result<u64> {
     let plan = Plan::new(shape, wtype)?;
-    let mut written = plan.layout.write_header(w).map_err(GgufError::Write)?;
+    let gguf = plan.writer()?;
+    let mut written = gguf.write_header(&mut *w)?;
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(0);
     std::thread::scope(|s| {
-        let layout = &plan.layout;
-        let writer = s.spawn(move || -> io::Result<u64> {
+        let gguf = &gguf;
+        let writer = s.spawn(move || -> Result<u64> {
             let mut n = 0;
             for data in rx {
-                n += layout.write_tensor(w, &data)?;
+                n += gguf.write_tensor_data(&mut *w, &data)?;
             }
-            w.flush()?;
+            w.flush().map_err(GgufError::Write)?;
             Ok(n)
         });
         let mut made = Ok(());
-        for i in 0..plan.layout.tensors.len() {
+        for i in 0..plan.tensors.len() {
             match plan.tensor_bytes(i, seed) {
                 Ok(data) => {
                     // A send fails only when the writer stopped on an
@@ -400,7 +419,7 @@ pub fn write_gguf_to<W: Write + Send>(w: &mut W, shape: &Shape, wtype: WeightTyp
         drop(tx);
         let wrote = writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         made?;
-        written += wrote.map_err(GgufError::Write)?;
+        written += wrote?;
         Ok(written)
     })
 }
@@ -465,8 +484,9 @@ mod tests {
                 let bytes = write_gguf(&s, wtype, 1).unwrap();
                 let file = GgufFile::from_bytes(bytes.clone()).unwrap();
                 let plan = Plan::new(&s, wtype).unwrap();
-                assert_eq!(file.tensor_count(), plan.layout.tensors.len());
-                assert_eq!(bytes.len() as u64, file.data_offset() + plan.layout.data_len());
+                assert_eq!(file.tensor_count(), plan.tensors.len());
+                let data_len: u64 = plan.tensors.iter().map(|t| t.n_bytes.div_ceil(32) * 32).sum();
+                assert_eq!(bytes.len() as u64, file.data_offset() + data_len);
                 assert_eq!(GgufWriter::from_gguf(&file).unwrap().to_bytes().unwrap(), bytes, "{name} {wtype:?}");
                 let backend: Arc<dyn rocmforge_backend_api::Backend> =
                     Arc::new(rocmforge_backend_cpu::CpuBackend::new().unwrap());

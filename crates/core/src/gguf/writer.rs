@@ -2,6 +2,10 @@
 //! tensors given as (name, type, dims, bytes), laid out as llama.cpp lays
 //! them out: header, metadata, tensor infos, padding to the alignment, then
 //! each tensor's bytes padded to the alignment.
+//!
+//! Files too big to hold in memory are streamed: declare tensors with
+//! [`GgufWriter::add_tensor_info`], write [`GgufWriter::write_header`], then
+//! each tensor's bytes in order with [`GgufWriter::write_tensor_data`].
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -23,7 +27,9 @@ struct PendingTensor<'a> {
     name: String,
     dtype: DType,
     dims: Vec<u64>,
-    data: Cow<'a, [u8]>,
+    n_bytes: u64,
+    /// None: declared only, its bytes streamed by the caller.
+    data: Option<Cow<'a, [u8]>>,
 }
 
 /// Builds a GGUF v3 file. Tensor bytes are borrowed (`&'a [u8]`) or owned
@@ -112,16 +118,34 @@ impl<'a> GgufWriter<'a> {
         data: impl Into<Cow<'a, [u8]>>,
     ) -> Result<&mut Self> {
         let name = name.into();
-        if self.tensor_names.contains(&name) {
-            return Err(GgufError::DuplicateTensor { name });
-        }
-        let expected = tensor_n_bytes(&name, dims, dtype)?;
         let data = data.into();
+        let expected = tensor_n_bytes(&name, dims, dtype)?;
         if data.len() as u64 != expected {
             return Err(GgufError::TensorSizeMismatch { name, expected, found: data.len() as u64 });
         }
+        self.push_tensor(name, dtype, dims, Some(data))
+    }
+
+    /// Declares a tensor whose bytes the caller streams after
+    /// [`GgufWriter::write_header`] (with [`GgufWriter::write_tensor_data`],
+    /// in the order tensors were added). Checks as [`GgufWriter::add_tensor`].
+    pub fn add_tensor_info(&mut self, name: impl Into<String>, dtype: DType, dims: &[u64]) -> Result<&mut Self> {
+        self.push_tensor(name.into(), dtype, dims, None)
+    }
+
+    fn push_tensor(
+        &mut self,
+        name: String,
+        dtype: DType,
+        dims: &[u64],
+        data: Option<Cow<'a, [u8]>>,
+    ) -> Result<&mut Self> {
+        if self.tensor_names.contains(&name) {
+            return Err(GgufError::DuplicateTensor { name });
+        }
+        let n_bytes = tensor_n_bytes(&name, dims, dtype)?;
         self.tensor_names.insert(name.clone());
-        self.tensors.push(PendingTensor { name, dtype, dims: dims.to_vec(), data });
+        self.tensors.push(PendingTensor { name, dtype, dims: dims.to_vec(), n_bytes, data });
         Ok(self)
     }
 
@@ -132,11 +156,34 @@ impl<'a> GgufWriter<'a> {
     }
 
     /// Writes the file to `w`, returning the number of bytes written.
+    /// Every tensor must have its bytes ([`GgufWriter::add_tensor`]).
     pub fn write_to<W: Write>(&self, w: W) -> Result<u64> {
         let alignment = self.alignment()?;
+        if let Some(t) = self.tensors.iter().find(|t| t.data.is_none()) {
+            return Err(GgufError::TensorSizeMismatch { name: t.name.clone(), expected: t.n_bytes, found: 0 });
+        }
         let mut w = Counting { inner: w, pos: 0 };
         self.write_all(&mut w, alignment).map_err(GgufError::Write)?;
         w.inner.flush().map_err(GgufError::Write)?;
+        Ok(w.pos)
+    }
+
+    /// Writes header, metadata and tensor infos, padded to the alignment:
+    /// everything before the first tensor's bytes. Returns the bytes written.
+    pub fn write_header<W: Write>(&self, w: W) -> Result<u64> {
+        let alignment = self.alignment()?;
+        let mut w = Counting { inner: w, pos: 0 };
+        self.write_head(&mut w, alignment).map_err(GgufError::Write)?;
+        Ok(w.pos)
+    }
+
+    /// Writes one tensor's bytes and the padding after them, for files
+    /// streamed after [`GgufWriter::write_header`]. Returns the bytes written.
+    pub fn write_tensor_data<W: Write>(&self, w: W, data: &[u8]) -> Result<u64> {
+        let alignment = self.alignment()?;
+        // Every tensor starts aligned, so its own length decides the padding.
+        let mut w = Counting { inner: w, pos: 0 };
+        w.write_all(data).and_then(|()| w.pad(alignment)).map_err(GgufError::Write)?;
         Ok(w.pos)
     }
 
@@ -157,6 +204,15 @@ impl<'a> GgufWriter<'a> {
     }
 
     fn write_all<W: Write>(&self, w: &mut Counting<W>, alignment: u64) -> io::Result<()> {
+        self.write_head(w, alignment)?;
+        for t in &self.tensors {
+            w.write_all(t.data.as_deref().unwrap_or_default())?;
+            w.pad(alignment)?;
+        }
+        Ok(())
+    }
+
+    fn write_head<W: Write>(&self, w: &mut Counting<W>, alignment: u64) -> io::Result<()> {
         w.write_all(&GGUF_MAGIC)?;
         w.write_all(&GGUF_WRITE_VERSION.to_le_bytes())?;
         w.write_all(&(self.tensors.len() as u64).to_le_bytes())?;
@@ -175,17 +231,9 @@ impl<'a> GgufWriter<'a> {
             }
             w.write_all(&(t.dtype as u32).to_le_bytes())?;
             w.write_all(&offset.to_le_bytes())?;
-            offset = offset
-                .checked_add(t.data.len() as u64)
-                .and_then(|end| align_up(end, alignment))
-                .ok_or_else(too_large)?;
+            offset = offset.checked_add(t.n_bytes).and_then(|end| align_up(end, alignment)).ok_or_else(too_large)?;
         }
-        w.pad(alignment)?;
-        for t in &self.tensors {
-            w.write_all(&t.data)?;
-            w.pad(alignment)?;
-        }
-        Ok(())
+        w.pad(alignment)
     }
 }
 
@@ -295,6 +343,28 @@ fn write_array<W: Write>(w: &mut Counting<W>, a: &Array) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_file_has_the_same_bytes() {
+        let a: Vec<u8> = (0..40).collect(); // 10 f32, not a multiple of the alignment
+        let b: Vec<u8> = (0..34).collect(); // one Q8_0 block
+        let mut whole = GgufWriter::new();
+        whole.add_metadata("general.alignment", 64u32).unwrap().add_metadata("k", "v").unwrap();
+        whole.add_tensor("a", DType::F32, &[10], a.as_slice()).unwrap();
+        whole.add_tensor("b", DType::Q8_0, &[32], b.as_slice()).unwrap();
+        let mut streamed = GgufWriter::new();
+        streamed.add_metadata("general.alignment", 64u32).unwrap().add_metadata("k", "v").unwrap();
+        streamed.add_tensor_info("a", DType::F32, &[10]).unwrap();
+        streamed.add_tensor_info("b", DType::Q8_0, &[32]).unwrap();
+        let mut out = Vec::new();
+        let n = streamed.write_header(&mut out).unwrap()
+            + streamed.write_tensor_data(&mut out, &a).unwrap()
+            + streamed.write_tensor_data(&mut out, &b).unwrap();
+        assert_eq!(out, whole.to_bytes().unwrap());
+        assert_eq!(n, out.len() as u64);
+        // A declared-only tensor cannot be written whole.
+        assert!(matches!(streamed.to_bytes(), Err(GgufError::TensorSizeMismatch { .. })));
+    }
 
     #[test]
     fn empty_file_layout() {
