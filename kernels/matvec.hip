@@ -23,15 +23,16 @@
 // Launch: grid ceil(N / 4), block RF_GEMV_WARPS * RF_WARP_SIZE (4 rows per
 // block for both kinds).
 //
-// Measured on the H200 (2026-11-30, ncu): the quantized kernels reach only
-// ~12% of DRAM bandwidth at 7B shapes, stalled on L1TEX scoreboards with
-// ~18 instructions per element and row (F16 reaches 88%). Variants tried
-// and dropped because they measured no faster end to end: scales factored
-// out of the run (d * sum(q x) - m * sum(x)) with integers turned into
-// floats through the mantissa of 2^23; a Q4_K loop over 64-element units
-// with 16-byte loads; a barrier-free layout with 2 rows per warp. The way
-// forward is what ggml's MMVQ does: activations quantized to 8 bits once
-// per matmul and integer dot products (dp4a / sdot4) on whole blocks.
+// Measured on the H200 (2026-11-30, ncu, llama2-7b Q4_K shapes): the f32
+// runs on quantized weights reach only ~12% of DRAM bandwidth, stalled on
+// L1TEX scoreboards at ~18 instructions per element and row (F16 weights
+// reach 88%). Variants tried and dropped because they were no faster:
+// scales factored out of the run with integers made floats through the
+// mantissa of 2^23; a Q4_K loop over 64-element units with 16-byte loads; a
+// barrier-free layout with 2 rows per warp. What works is the 8-bit
+// activation path below (ggml's MMVQ scheme): llama2-7b Q4_K_M decode 155
+// -> 291 tokens/s. On small matrices (qwen2.5-0.5b, K = 896) its extra
+// quantize launch costs more than it saves (575 -> 497 tokens/s).
 //
 // The host guarantees: K, N, M and K * M, N * M fit in i32; K is a whole
 // number of blocks; the weight rows are aligned as the format's loads
@@ -197,6 +198,172 @@ RF_DEVICE void matmul_gemv_f(const rf_u8* w, const XT* x, float* out, int K, int
         }
     }
 }
+
+// ---- matrix-vector on 8-bit activations (M == 1, F32 x) ---------------------
+// ggml's MMVQ scheme: the activations are quantized once per matmul to 8
+// bits in blocks of 32 (matvec_quantize_x: xq = round(x / d), d = max|x| /
+// 127, plus s = d * sum(xq) for the formats' offsets), then every weight
+// sub-block of 32 is dotted with its activation block in integers, four
+// products per instruction (rf_dp4a), and scaled once. Compared with the
+// f32 runs above this reads a quarter of the activation bytes and spends
+// about a quarter of the instructions per element; the price is the
+// activations' rounding (relative error up to 1/254 of the block's
+// maximum; tolerance.rs INT8_ACTIVATIONS). Formats with a dot here:
+// Q4_0, Q5_0, Q8_0, Q4_K, Q6_K (the benchmark models' types); the others
+// keep the f32 runs.
+
+// One 32-lane group per block of 32 activations. K is a multiple of 32.
+extern "C" __global__ void matvec_quantize_x(const float* __restrict__ x, rf_i8* __restrict__ xq,
+                                             float* __restrict__ ds, int K) {
+    const int lane = threadIdx.x % 32;
+    const int b = (int)((blockIdx.x * blockDim.x + threadIdx.x) / 32);
+    if (b * 32 >= K) return;  // whole 32-lane groups leave together
+    const float v = x[b * 32 + lane];
+    float amax = fabsf(v);
+#pragma unroll
+    for (int m = 16; m > 0; m >>= 1) amax = fmaxf(amax, rf_shfl_xor(amax, m, 32));
+    const float d = amax / 127.0f;
+    const int q = amax == 0.0f ? 0 : (int)rintf(v / d);
+    int sum = q;
+#pragma unroll
+    for (int m = 16; m > 0; m >>= 1) sum += rf_shfl_xor(sum, m, 32);
+    xq[b * 32 + lane] = (rf_i8)q;
+    if (lane == 0) {
+        ds[2 * b] = d;
+        ds[2 * b + 1] = d * (float)sum;
+    }
+}
+
+// Sub-block `sub` (elements 32 sub .. + 32) of block b dotted with the
+// activation block (xw: its 32 int8 as 8 words; dx its scale; sx = dx *
+// sum of its int8): `rf_dot_q8<Q>::dot(b, sub, xw, dx, sx)`.
+template <class Q>
+struct rf_dot_q8;
+
+// Four bits (bits 0..3 of v) spread to bit 0 of each byte.
+RF_DEVICE rf_u32 rf_spread4(rf_u32 v) {
+    return ((v & 0xfu) * 0x00204081u) & 0x01010101u;
+}
+
+template <>
+struct rf_dot_q8<rf_q4_0> {  // (q - 8) * d, nibbles: low = elements 0..16, high = 16..32
+    static RF_DEVICE float dot(const rf_u8* b, int, const int* xw, float dx, float sx) {
+        int sumi = 0;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const rf_u32 q = rf_ld_u32_a2(b + 2 + 4 * k);
+            sumi = rf_dp4a((int)(q & 0x0f0f0f0fu), xw[k], sumi);
+            sumi = rf_dp4a((int)((q >> 4) & 0x0f0f0f0fu), xw[4 + k], sumi);
+        }
+        return rf_ld_f16(b) * (dx * (float)sumi - 8.0f * sx);
+    }
+};
+
+template <>
+struct rf_dot_q8<rf_q5_0> {  // (q - 16) * d, bit 4 of element e = bit e of qh
+    static RF_DEVICE float dot(const rf_u8* b, int, const int* xw, float dx, float sx) {
+        const rf_u32 qh = rf_ld_u32_a2(b + 2);
+        int sumi = 0;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const rf_u32 q = rf_ld_u32_a2(b + 6 + 4 * k);
+            const rf_u32 lo = (q & 0x0f0f0f0fu) | (rf_spread4(qh >> (4 * k)) << 4);
+            const rf_u32 hi = ((q >> 4) & 0x0f0f0f0fu) | (rf_spread4(qh >> (16 + 4 * k)) << 4);
+            sumi = rf_dp4a((int)lo, xw[k], sumi);
+            sumi = rf_dp4a((int)hi, xw[4 + k], sumi);
+        }
+        return rf_ld_f16(b) * (dx * (float)sumi - 16.0f * sx);
+    }
+};
+
+template <>
+struct rf_dot_q8<rf_q8_0> {  // q * d
+    static RF_DEVICE float dot(const rf_u8* b, int, const int* xw, float dx, float) {
+        int sumi = 0;
+#pragma unroll
+        for (int k = 0; k < 8; ++k) sumi = rf_dp4a((int)rf_ld_u32_a2(b + 2 + 4 * k), xw[k], sumi);
+        return rf_ld_f16(b) * dx * (float)sumi;
+    }
+};
+
+template <>
+struct rf_dot_q8<rf_q4_K> {  // d * sc * q - dmin * m per sub-block (quant.h)
+    static RF_DEVICE float dot(const rf_u8* b, int sub, const int* xw, float dx, float sx) {
+        rf_u32 sc, m;
+        rf_scale_min_k4(b + 4, sub, &sc, &m);
+        const rf_u8* q = b + 16 + 32 * (sub / 2);
+        const int shift = 4 * (sub & 1);
+        int sumi = 0;
+#pragma unroll
+        for (int k = 0; k < 8; ++k) sumi = rf_dp4a((int)((rf_ld_u32_a4(q + 4 * k) >> shift) & 0x0f0f0f0fu), xw[k], sumi);
+        return rf_ld_f16(b) * (float)sc * dx * (float)sumi - rf_ld_f16(b + 2) * (float)m * sx;
+    }
+};
+
+template <>
+struct rf_dot_q8<rf_q6_K> {  // d * scale[e / 16] * (q - 32), q six bits (quant.h)
+    static RF_DEVICE float dot(const rf_u8* b, int sub, const int* xw, float dx, float) {
+        const int h = sub / 4, t = sub % 4;
+        const rf_u8* ql = b + 64 * h + 32 * (t % 2);
+        const rf_u8* qh = b + 128 + 32 * h;
+        const int lshift = 4 * (t / 2), hshift = 2 * t;
+        int s[2] = {0, 0}, xs[2] = {0, 0};
+#pragma unroll
+        for (int k = 0; k < 8; ++k) {
+            const rf_u32 q = ((rf_ld_u32_a2(ql + 4 * k) >> lshift) & 0x0f0f0f0fu) |
+                             (((rf_ld_u32_a2(qh + 4 * k) >> hshift) & 0x03030303u) << 4);
+            s[k / 4] = rf_dp4a((int)q, xw[k], s[k / 4]);
+            xs[k / 4] = rf_dp4a(0x01010101, xw[k], xs[k / 4]);
+        }
+        const float sa = (float)(int)(rf_i8)b[192 + 2 * sub], sb = (float)(int)(rf_i8)b[192 + 2 * sub + 1];
+        return rf_ld_f16(b + 208) * dx * (sa * (float)(s[0] - 32 * xs[0]) + sb * (float)(s[1] - 32 * xs[1]));
+    }
+};
+
+// RF_GEMV_ROWS rows per block; thread t takes activation blocks t, t +
+// threads, ... and dots each with the matching sub-block of every row.
+template <class Q>
+RF_DEVICE void matvec_q8(const rf_u8* w, const rf_i8* xq, const float* ds, float* out, int K, int N,
+                         rf_u64 row_bytes) {
+    __shared__ float partial[RF_GEMV_WARPS][RF_GEMV_ROWS][1];
+    const int t = threadIdx.x;
+    const int lane = t % RF_WARP_SIZE, warp = t / RF_WARP_SIZE;
+    const int n0 = blockIdx.x * RF_GEMV_ROWS;
+    const rf_u8* rows[RF_GEMV_ROWS];
+#pragma unroll
+    for (int i = 0; i < RF_GEMV_ROWS; ++i) rows[i] = w + (rf_u64)(n0 + i < N ? n0 + i : N - 1) * row_bytes;
+    float acc[RF_GEMV_ROWS][1];
+#pragma unroll
+    for (int i = 0; i < RF_GEMV_ROWS; ++i) acc[i][0] = 0.0f;
+    constexpr int SUBS = Q::QK / 32;
+#pragma unroll 2
+    for (int sb = t; sb < K / 32; sb += RF_GEMV_WARPS * RF_WARP_SIZE) {
+        const rf_b128 xa = ((const rf_b128*)(xq + 32 * (rf_u64)sb))[0];
+        const rf_b128 xb = ((const rf_b128*)(xq + 32 * (rf_u64)sb))[1];
+        const int xw[8] = {(int)xa.w[0], (int)xa.w[1], (int)xa.w[2], (int)xa.w[3],
+                           (int)xb.w[0], (int)xb.w[1], (int)xb.w[2], (int)xb.w[3]};
+        const float dx = ds[2 * sb], sx = ds[2 * sb + 1];
+#pragma unroll
+        for (int i = 0; i < RF_GEMV_ROWS; ++i) {
+            acc[i][0] += rf_dot_q8<Q>::dot(rows[i] + (rf_u64)(sb / SUBS) * Q::BYTES, sb % SUBS, xw, dx, sx);
+        }
+    }
+    matmul_gemv_reduce<1>(partial, acc, out, N, 1, n0, lane, warp);
+}
+
+#define RF_MATVEC_Q8(WNAME, WT)                                                                      \
+    extern "C" __global__ void matmul_##WNAME##_q8_gemv(const rf_u8* __restrict__ w,                \
+                                                        const rf_i8* __restrict__ xq,               \
+                                                        const float* __restrict__ ds, float* __restrict__ out, \
+                                                        int K, int N, rf_u64 row_bytes) {           \
+        matvec_q8<WT>(w, xq, ds, out, K, N, row_bytes);                                              \
+    }
+
+RF_MATVEC_Q8(q4_0, rf_q4_0)
+RF_MATVEC_Q8(q5_0, rf_q5_0)
+RF_MATVEC_Q8(q8_0, rf_q8_0)
+RF_MATVEC_Q8(q4_K, rf_q4_K)
+RF_MATVEC_Q8(q6_K, rf_q6_K)
 
 // ---- entry points --------------------------------------------------------------
 // Every kernel takes (w, x, out, K, N, M, row_bytes); one line per (weight

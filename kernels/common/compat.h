@@ -56,6 +56,23 @@ RF_DEVICE int rf_shfl_xor(int v, int lane_mask, int width = RF_WARP_SIZE) {
 #endif
 }
 
+// c + the dot product of the four signed bytes of a and of b (dp4a on
+// NVIDIA sm_61+, sdot4 on CDNA; plain arithmetic elsewhere).
+RF_DEVICE int rf_dp4a(int a, int b, int c) {
+#if RF_PLATFORM_NVIDIA
+    int d;
+    asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+#elif defined(__gfx906__) || defined(__gfx908__) || defined(__gfx90a__) || defined(__gfx940__) || \
+    defined(__gfx941__) || defined(__gfx942__)
+    return __builtin_amdgcn_sdot4(a, b, c, false);
+#else
+#pragma unroll
+    for (int i = 0; i < 4; ++i) c += (int)(signed char)(a >> (8 * i)) * (int)(signed char)(b >> (8 * i));
+    return c;
+#endif
+}
+
 RF_DEVICE float rf_warp_sum(float v) {
 #pragma unroll
     for (int m = RF_WARP_SIZE / 2; m > 0; m >>= 1) v += rf_shfl_xor(v, m);

@@ -18,10 +18,15 @@ For each model:
 
 Tolerances from the kernels' arithmetic. Both backends dequantize weights
 exactly and keep the KV cache in f16 (same rounding points).
-- Decode (greedy): every matmul has M = 1 and runs the f32 gemv; what
-  differs is summation order and fast-math exp/rsqrt, ~1e-6 relative per
-  op, ~1e-3 on logits of magnitude ~20. MARGIN = 0.05 is where that could
-  reorder two tokens.
+- Decode (greedy): every matmul has M = 1. With F32 activations and
+  Q4_0/Q5_0/Q8_0/Q4_K/Q6_K weights the HIP backend quantizes the
+  activations to 8 bits per block of 32 (llama.cpp's MMVQ scheme): a
+  relative error of ~6e-3 RMS per matmul input, which reaches the logits
+  as differences of the size llama.cpp's own int8 path shows against an f32
+  reference (tests/e2e_smollm2.rs: median 0.13, p99 0.62 on SmolLM2). Other
+  weight types keep the f32 gemv (summation order and fast-math exp/rsqrt,
+  ~1e-3 on logits). MARGIN = 0.5 is where the int8 path could reorder two
+  tokens; with f32 activations 0.05 would do.
 - Teacher-forced (a whole sequence in one pass, M >= 32): on NVIDIA sm_80+
   the matmuls run on tensor cores with activations and dequantized weights
   rounded to f16: relative 2^-11 per operand, NMSE ~1.6e-7 per matmul
@@ -35,7 +40,7 @@ import json
 import subprocess
 import sys
 
-MARGIN = 0.05
+MARGIN = 0.5
 MAX_DIFF = 0.25
 TF_MARGIN = 2 * MAX_DIFF
 PROMPTS = [

@@ -30,20 +30,28 @@ pub const F16_ACTIVATIONS: f64 = 5e-6;
 /// (|v| < 2^-14) to zero (AMD's MIOpen docs, "MI200 MFMA behavior
 /// specifics"): an absolute error ≤ 2^-14·|other operand| on a fraction of
 /// about 1e-4 of the terms at the cases' O(1) scale, orders of magnitude
-/// below the rounding above. F32 weights stay on an f32 path (tolerance F32); a
-/// backend that quantizes activations to 8 bits (as llama.cpp's MMQ does,
-/// relative error ≈ 1/254 per value → NMSE ≈ 1.5e-5 after averaging over
-/// K) needs [`INT8_ACTIVATIONS`].
-pub fn matmul(w: DType) -> f64 {
+/// below the rounding above. F32 weights stay on an f32 path (tolerance F32).
+///
+/// With one activation column (`m == 1`, decode) and block-quantized
+/// weights a backend may quantize the activations to 8 bits per block of
+/// 32, as llama.cpp's MMVQ and HIP's matvec do: [`INT8_ACTIVATIONS`].
+pub fn matmul(w: DType, m: usize) -> f64 {
     match w {
         DType::F32 => F32,
+        _ if m == 1 && w.block_len() > 1 => INT8_ACTIVATIONS,
         // f16/bf16 weights multiply f32 activations on the oracle; a GPU
         // may feed tensor cores with f16 activations.
         _ => F16_ACTIVATIONS,
     }
 }
 
-/// Matmul with activations quantized to 8 bits per block of 32.
+/// Matmul with activations quantized to 8 bits per block of 32: each value
+/// rounded to a step of max|x| / 127, an error uniform in ±half a step
+/// (RMS 0.29 steps); for Gaussian data max|x| ≈ 2.5 σ over 32 values, so
+/// the relative RMS error is ≈ 0.29 · 2.5 / 127 ≈ 5.7e-3 per value and
+/// NMSE ≈ 3.3e-5 per dot product (independent errors average to the same
+/// relative size); 5e-4 (llama.cpp's test-backend-ops bound for mul_mat)
+/// leaves 15x room.
 pub const INT8_ACTIVATIONS: f64 = 5e-4;
 
 /// Attention with an f16 KV cache: keys and values are f16 on both sides; a

@@ -94,7 +94,7 @@ fn case(w: DType, x: DType, k: usize, n: usize, m: usize, seed: u64) -> Case {
         inputs: vec![HostTensor::quantized(w, &[k, n], &wv), HostTensor::quantized(x, &[k, m], &xv)],
         out_dtype: DType::F32,
         out_shape: vec![n, m],
-        tolerance: tolerance::matmul(w),
+        tolerance: tolerance::matmul(w, m),
         call: Box::new(|d, out, run| run(&Op::Matmul(&MatmulArgs { w: d[0], x: d[1], out }))),
     }
 }
