@@ -102,6 +102,17 @@ pub fn run_cli(args: &[&str]) -> CliRun {
     }
 }
 
+/// Assert a clean CLI failure: exit code 1, no panic, one `error:` line
+/// naming `needle`, nothing on stdout.
+pub fn assert_cli_fails(r: &CliRun, needle: &str) {
+    assert_eq!(r.code, Some(1), "exit code; stderr: {}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
+    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "one error line expected: {}", r.stderr);
+    assert!(errors[0].contains(needle), "`{needle}` not in: {}", errors[0]);
+    assert!(r.stdout.is_empty(), "stdout: {}", r.stdout);
+}
+
 /// A fresh temporary directory for one test.
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("rocmforge-{tag}-{}", std::process::id()));

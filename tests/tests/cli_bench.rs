@@ -128,21 +128,12 @@ fn markdown_table() {
     assert!(out.contains("peak memory:"), "{out}");
 }
 
-/// A clean failure: exit code 1, one `error:` line naming `needle`.
-fn assert_fails(r: &CliRun, needle: &str) {
-    assert_eq!(r.code, Some(1), "exit code; stderr: {}", r.stderr);
-    assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(errors.len(), 1, "one error line expected: {}", r.stderr);
-    assert!(errors[0].contains(needle), "`{needle}` not in: {}", errors[0]);
-    assert!(r.stdout.is_empty(), "stdout: {}", r.stdout);
-}
 
 #[test]
 fn bad_arguments() {
-    assert_fails(&bench(&["-r", "0"]), "--repetitions");
-    assert_fails(&bench(&["-p", "0", "-n", "0"]), "nothing to run");
-    assert_fails(&bench(&["-b", "0"]), "--batch-size");
+    assert_cli_fails(&bench(&["-r", "0"]), "--repetitions");
+    assert_cli_fails(&bench(&["-p", "0", "-n", "0"]), "nothing to run");
+    assert_cli_fails(&bench(&["-b", "0"]), "--batch-size");
     let r = run_cli(&["--backend", "cpu", "bench", "--model", "/nonexistent/model.gguf", "-p", "8"]);
-    assert_fails(&r, "model.gguf");
+    assert_cli_fails(&r, "model.gguf");
 }

@@ -42,14 +42,6 @@ fn rewrite(
     dst.to_path_buf()
 }
 
-/// Assert a clean failure: exit code 1, one `error:` line naming `needle`.
-fn assert_fails(r: &CliRun, needle: &str) {
-    assert_eq!(r.code, Some(1), "exit code; stderr: {}", r.stderr);
-    assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(errors.len(), 1, "one error line expected: {}", r.stderr);
-    assert!(errors[0].contains(needle), "`{needle}` not in: {}", errors[0]);
-}
 
 fn generate(model: &Path, extra: &[&str]) -> CliRun {
     let mut args = vec!["--backend", "cpu", "generate", "--model", model.to_str().unwrap(), "--prompt", "hi"];
@@ -63,9 +55,9 @@ fn truncated_file() {
     let bytes = std::fs::read(tiny_model(&dir)).unwrap();
     let p = dir.join("truncated.gguf");
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-    assert_fails(&generate(&p, &[]), "truncated.gguf");
+    assert_cli_fails(&generate(&p, &[]), "truncated.gguf");
     std::fs::write(&p, &bytes[..100]).unwrap();
-    assert_fails(&generate(&p, &[]), "truncated.gguf");
+    assert_cli_fails(&generate(&p, &[]), "truncated.gguf");
 }
 
 #[test]
@@ -75,7 +67,7 @@ fn wrong_magic() {
     bytes[..4].copy_from_slice(b"GGML");
     let p = dir.join("magic.gguf");
     std::fs::write(&p, bytes).unwrap();
-    assert_fails(&generate(&p, &[]), "magic");
+    assert_cli_fails(&generate(&p, &[]), "magic");
 }
 
 #[test]
@@ -87,7 +79,7 @@ fn unknown_architecture_lists_known_ones() {
         |k, v| Some(if k == "general.architecture" { Value::from("mamba9") } else { v.clone() }),
         |_, d| Some(d.to_vec()),
     );
-    assert_fails(&generate(&p, &[]), "unknown architecture `mamba9` (known: llama, qwen2)");
+    assert_cli_fails(&generate(&p, &[]), "unknown architecture `mamba9` (known: llama, qwen2)");
 }
 
 #[test]
@@ -99,7 +91,7 @@ fn missing_tensor_is_named() {
         |_, v| Some(v.clone()),
         |n, d| (n != "blk.1.ffn_up.weight").then(|| d.to_vec()),
     );
-    assert_fails(&generate(&p, &[]), "missing tensor `blk.1.ffn_up.weight`");
+    assert_cli_fails(&generate(&p, &[]), "missing tensor `blk.1.ffn_up.weight`");
 }
 
 #[test]
@@ -111,7 +103,7 @@ fn wrong_shape_names_tensor_expected_and_found() {
         |_, v| Some(v.clone()),
         |n, d| Some(if n == "blk.0.attn_q.weight" { vec![56, 224] } else { d.to_vec() }),
     );
-    assert_fails(&generate(&p, &[]), "tensor `blk.0.attn_q.weight`: expected shape [112, 112], found [56, 224]");
+    assert_cli_fails(&generate(&p, &[]), "tensor `blk.0.attn_q.weight`: expected shape [112, 112], found [56, 224]");
 }
 
 #[test]
@@ -134,14 +126,14 @@ fn unknown_pre_tokenizer() {
     w.add_metadata("tokenizer.ggml.merges", Value::from(vec!["a b"])).unwrap();
     let p2 = dir.join("pre2.gguf");
     w.write_to_path(&p2).unwrap();
-    assert_fails(&generate(&p2, &[]), "bogus-pre");
+    assert_cli_fails(&generate(&p2, &[]), "bogus-pre");
 }
 
 #[test]
 fn context_overflow_names_the_numbers() {
     let dir = temp_dir("cli-ctx");
     let r = generate(&tiny_model(&dir), &["--max-tokens", "600"]);
-    assert_fails(&r, "exceeds the context length (512)");
+    assert_cli_fails(&r, "exceeds the context length (512)");
 }
 
 #[test]
@@ -149,23 +141,23 @@ fn missing_plugin() {
     let dir = temp_dir("cli-plugin");
     let m = tiny_model(&dir);
     let r = run_cli(&["--backend", "nosuchbackend", "generate", "--model", m.to_str().unwrap(), "--prompt", "x"]);
-    assert_fails(&r, "backend `nosuchbackend` not found");
+    assert_cli_fails(&r, "backend `nosuchbackend` not found");
     let r = run_cli(&["--backend", "./nope/lib.so", "generate", "--model", m.to_str().unwrap(), "--prompt", "x"]);
-    assert_fails(&r, "no such plugin file");
+    assert_cli_fails(&r, "no such plugin file");
 }
 
 #[test]
 fn missing_model_file() {
     let r = run_cli(&["--backend", "cpu", "generate", "--model", "/nonexistent/m.gguf", "--prompt", "x"]);
-    assert_fails(&r, "/nonexistent/m.gguf: no such file");
+    assert_cli_fails(&r, "/nonexistent/m.gguf: no such file");
 }
 
 #[test]
 fn bad_arguments() {
     let dir = temp_dir("cli-args");
     let m = tiny_model(&dir);
-    assert_fails(&generate(&m, &["--temperature=-1"]), "--temperature must be");
-    assert_fails(&generate(&m, &["--top-p", "1.5"]), "--top-p must be in [0, 1]");
+    assert_cli_fails(&generate(&m, &["--temperature=-1"]), "--temperature must be");
+    assert_cli_fails(&generate(&m, &["--top-p", "1.5"]), "--top-p must be in [0, 1]");
     // clap's own errors: usage on stderr, exit code 2.
     let r = run_cli(&["generate", "--model", m.to_str().unwrap()]);
     assert_eq!(r.code, Some(2), "{}", r.stderr);
