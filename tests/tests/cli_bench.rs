@@ -128,7 +128,6 @@ fn markdown_table() {
     assert!(out.contains("peak memory:"), "{out}");
 }
 
-
 #[test]
 fn bad_arguments() {
     assert_cli_fails(&bench(&["-r", "0"]), "--repetitions");

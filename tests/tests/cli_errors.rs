@@ -42,7 +42,6 @@ fn rewrite(
     dst.to_path_buf()
 }
 
-
 fn generate(model: &Path, extra: &[&str]) -> CliRun {
     let mut args = vec!["--backend", "cpu", "generate", "--model", model.to_str().unwrap(), "--prompt", "hi"];
     args.extend_from_slice(extra);
