@@ -520,26 +520,12 @@ mod tests {
         }
     }
 
-    fn h200() -> DeviceFacts {
-        DeviceFacts {
-            ordinal: 0,
-            name: "NVIDIA H200".into(),
-            arch: "sm_90".into(),
-            target: "sm_90".into(),
-            warp_size: 32,
-            multiprocessors: 132,
-            max_threads_per_block: 1024,
-            shared_memory_per_block: 48 * 1024,
-            total_memory: 140 << 30,
-        }
-    }
-
     /// Full grids keep whole GQA groups per block and small blocks; a lone
     /// long decode splits groups and grows blocks; shared memory and the
     /// variants' launch bounds are respected.
     #[test]
     fn decode_shapes() {
-        let f = h200();
+        let f = crate::runtime::h200_facts();
         // 40 sequences x 8 kv heads, group 4: 320 blocks of RD 4 (2.4 per SM).
         assert_eq!(decode_shape(&f, 128, 4, 40 * 8).0, 4);
         // One token, 8 kv heads, group 8: split to RD 1 (64 blocks), 1024 threads.
@@ -564,7 +550,7 @@ mod tests {
     /// capacities and too little scratch keep the single pass.
     #[test]
     fn decode_splits_fill_the_device() {
-        let f = h200();
+        let f = crate::runtime::h200_facts();
         let scratch = crate::SCRATCH_BYTES;
         let part = |n_tokens: u64, n_head: u64, d: u64| n_tokens * n_head * (d + 2) * 4;
         // 1 token, 32 query / 8 kv heads, head_dim 128, capacity 4224 (264
@@ -585,7 +571,7 @@ mod tests {
         // A full grid (33 tokens x 8 kv heads at RD 4) stays single-pass.
         assert_eq!(decode_splits(&f, 4, 33 * 8, 1 << 20, part(33, 32, 128), scratch), 1);
         // MAX_SPLITS bounds a very long lone decode on a large device.
-        let big = DeviceFacts { multiprocessors: 304, ..h200() };
+        let big = DeviceFacts { multiprocessors: 304, ..crate::runtime::h200_facts() };
         assert_eq!(decode_splits(&big, 8, 1, 1 << 20, part(1, 8, 128), scratch), MAX_SPLITS);
         // Scratch: 100 tokens x 128 heads x 258 floats = 13.2 MB per split: 1.
         assert_eq!(decode_splits(&f, 128, 100, 1 << 20, part(100, 128, 256), scratch), 1);

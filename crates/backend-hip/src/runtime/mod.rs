@@ -695,6 +695,23 @@ pub(crate) fn bytes_text(n: u64) -> String {
     format!("{n} bytes ({:.2} GiB)", n as f64 / (1u64 << 30) as f64)
 }
 
+/// The H200's facts as the driver reports them, for unit tests of launch
+/// shapes and descriptions.
+#[cfg(test)]
+pub(crate) fn h200_facts() -> DeviceFacts {
+    DeviceFacts {
+        ordinal: 0,
+        name: "NVIDIA H200".into(),
+        arch: "sm_90".into(),
+        target: "sm_90".into(),
+        warp_size: 32,
+        multiprocessors: 132,
+        max_threads_per_block: 1024,
+        shared_memory_per_block: 48 * 1024,
+        total_memory: 143771 << 20,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -712,17 +729,6 @@ mod tests {
 
     #[test]
     fn summary_is_one_line() {
-        let f = DeviceFacts {
-            ordinal: 0,
-            name: "NVIDIA H200".into(),
-            arch: "sm_90".into(),
-            target: "sm_90".into(),
-            warp_size: 32,
-            multiprocessors: 132,
-            max_threads_per_block: 1024,
-            shared_memory_per_block: 49152,
-            total_memory: 143771 << 20,
-        };
-        assert_eq!(f.summary(), "NVIDIA H200 (sm_90, 132 CUs, warp 32, 140 GiB)");
+        assert_eq!(h200_facts().summary(), "NVIDIA H200 (sm_90, 132 CUs, warp 32, 140 GiB)");
     }
 }
