@@ -4,7 +4,7 @@
 //! exactly as on a GPU.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rocmforge_backend_api::op::OwnedOp;
 use rocmforge_backend_api::{BackendError, GraphHandle, Result};
@@ -18,7 +18,7 @@ pub(crate) struct Graphs {
 struct Inner {
     /// The ops of the graph being recorded, if any.
     recording: Option<Vec<OwnedOp>>,
-    graphs: HashMap<u64, Vec<OwnedOp>>,
+    graphs: HashMap<u64, Arc<[OwnedOp]>>,
     next_id: u64,
 }
 
@@ -56,12 +56,12 @@ impl Graphs {
         let ops = g.recording.take().ok_or_else(|| BackendError::InvalidArgument("graph_end: not recording".into()))?;
         g.next_id += 1;
         let id = g.next_id;
-        g.graphs.insert(id, ops);
+        g.graphs.insert(id, ops.into());
         Ok(GraphHandle(id))
     }
 
-    /// The ops of `graph`, copied so they run without the lock held.
-    pub fn ops(&self, graph: GraphHandle) -> Result<Vec<OwnedOp>> {
+    /// The ops of `graph` (shared, so they run without the lock held).
+    pub fn ops(&self, graph: GraphHandle) -> Result<Arc<[OwnedOp]>> {
         self.lock()
             .graphs
             .get(&graph.0)

@@ -146,7 +146,7 @@ impl Backend for CpuBackend {
 
     fn graph_launch(&self, graph: GraphHandle) -> Result<()> {
         self.not_recording("graph_launch")?;
-        for op in self.graphs.ops(graph)? {
+        for op in self.graphs.ops(graph)?.iter() {
             ops::dispatch(&self.storage, &op.as_op())?;
         }
         Ok(())
